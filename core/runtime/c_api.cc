@@ -1,0 +1,132 @@
+#include "core/runtime/tandem.h"
+
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/runtime/session.h"
+
+struct tandem_session {
+  std::unique_ptr<tandem::Session> session;
+};
+
+struct tandem_tensor {
+  tandem::Tensor tensor;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+tandem_status fail(const tandem::Status& st) {
+  g_last_error = st.to_string();
+  return static_cast<tandem_status>(st.code());
+}
+
+tandem_status fail(tandem_status code, const std::string& message) {
+  g_last_error = message;
+  return code;
+}
+
+// Nothing may unwind into C callers.
+template <typename Fn>
+tandem_status guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return fail(TANDEM_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(TANDEM_INTERNAL, e.what());
+  }
+}
+
+tandem_status finish_load(tandem::Result<std::unique_ptr<tandem::Session>> r, tandem_session** out) {
+  if (!r.is_ok()) return fail(r.status());
+  *out = new tandem_session{std::move(r).value()};
+  return TANDEM_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* tandem_last_error(void) { return g_last_error.c_str(); }
+
+tandem_status tandem_session_load_file(const char* path, tandem_session** out) {
+  if (path == nullptr || out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "path and out must not be null");
+  return guarded([&] { return finish_load(tandem::Session::load(std::string(path)), out); });
+}
+
+tandem_status tandem_session_load_bytes(const void* data, size_t size, tandem_session** out) {
+  if (data == nullptr || out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "data and out must not be null");
+  return guarded([&] {
+    return finish_load(tandem::Session::load(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size)), out);
+  });
+}
+
+void tandem_session_free(tandem_session* session) { delete session; }
+
+size_t tandem_session_input_count(const tandem_session* s) { return s ? s->session->inputs().size() : 0; }
+size_t tandem_session_output_count(const tandem_session* s) { return s ? s->session->outputs().size() : 0; }
+const char* tandem_session_input_name(const tandem_session* s, size_t i) {
+  return s && i < s->session->inputs().size() ? s->session->inputs()[i].name.c_str() : nullptr;
+}
+const char* tandem_session_output_name(const tandem_session* s, size_t i) {
+  return s && i < s->session->outputs().size() ? s->session->outputs()[i].name.c_str() : nullptr;
+}
+
+tandem_status tandem_tensor_create(int32_t dtype, const int64_t* shape, size_t rank, const void* data,
+                                   size_t data_bytes, tandem_tensor** out) {
+  if (out == nullptr || (rank > 0 && shape == nullptr)) return fail(TANDEM_INVALID_ARGUMENT, "null argument");
+  if (!tandem::dtype_is_valid(dtype) || dtype == static_cast<int32_t>(tandem::DType::kString)) {
+    return fail(TANDEM_UNSUPPORTED, "dtype " + std::to_string(dtype) + " is not supported by the C API");
+  }
+  return guarded([&] {
+    tandem::Shape s(shape, shape + rank);
+    auto t = tandem::Tensor::allocate(static_cast<tandem::DType>(dtype), s);
+    if (!t.is_ok()) return fail(t.status());
+    if (data_bytes != t->byte_size()) {
+      return fail(TANDEM_INVALID_ARGUMENT, "data has " + std::to_string(data_bytes) + " bytes; shape " +
+                                               tandem::shape_to_string(s) + " needs " + std::to_string(t->byte_size()));
+    }
+    if (data_bytes > 0) {
+      if (data == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "data is null");
+      std::memcpy(t->raw_data(), data, data_bytes);
+    }
+    *out = new tandem_tensor{std::move(t).value()};
+    return TANDEM_OK;
+  });
+}
+
+void tandem_tensor_free(tandem_tensor* t) { delete t; }
+int32_t tandem_tensor_dtype(const tandem_tensor* t) { return t ? static_cast<int32_t>(t->tensor.dtype()) : 0; }
+size_t tandem_tensor_rank(const tandem_tensor* t) { return t ? t->tensor.rank() : 0; }
+const int64_t* tandem_tensor_shape(const tandem_tensor* t) { return t ? t->tensor.shape().data() : nullptr; }
+const void* tandem_tensor_data(const tandem_tensor* t) { return t ? t->tensor.raw_data() : nullptr; }
+size_t tandem_tensor_byte_size(const tandem_tensor* t) { return t ? t->tensor.byte_size() : 0; }
+
+tandem_status tandem_session_run(tandem_session* s, const tandem_tensor* const* inputs, size_t input_count,
+                                 tandem_tensor** outputs, size_t output_count) {
+  if (s == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "session is null");
+  if (input_count != s->session->inputs().size() || output_count != s->session->outputs().size()) {
+    return fail(TANDEM_INVALID_ARGUMENT, "the model has " + std::to_string(s->session->inputs().size()) +
+                                             " inputs and " + std::to_string(s->session->outputs().size()) +
+                                             " outputs");
+  }
+  return guarded([&] {
+    tandem::NamedValues feeds;
+    for (size_t i = 0; i < input_count; ++i) {
+      if (inputs[i] == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "input " + std::to_string(i) + " is null");
+      feeds.emplace_back(s->session->inputs()[i].name, tandem::Value(inputs[i]->tensor));
+    }
+    auto r = s->session->run(feeds);
+    if (!r.is_ok()) return fail(r.status());
+    for (size_t i = 0; i < output_count; ++i) {
+      if (!(*r)[i].second.is_tensor()) return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
+    }
+    for (size_t i = 0; i < output_count; ++i) outputs[i] = new tandem_tensor{(*r)[i].second.tensor()};
+    return TANDEM_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,95 @@
+// Session: load a model once, run it many times. The one entry point users need.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/graph/graph.h"
+#include "core/model/onnx_reader.h"
+#include "core/plan/memory_plan.h"
+#include "core/plan/partition.h"
+#include "core/runtime/backend.h"
+#include "core/runtime/value.h"
+
+namespace tandem {
+
+struct SessionOptions {
+  // Backends to place nodes on, best first; empty = the target's defaults.
+  std::vector<std::shared_ptr<Backend>> backends;
+  int threads = 0;  // 0 = backend default
+  model::LoadOptions load;
+  // Called while loading with (bytes done, bytes total); for progress bars.
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct ValueInfo {
+  std::string name;
+  graph::TypeInfo type;
+};
+
+using NamedValues = std::vector<std::pair<std::string, Value>>;
+
+// What the memory plan says for one set of input shapes. These are the numbers
+// the router compares with a device's budget.
+struct MemoryFacts {
+  uint64_t weight_bytes = 0;     // initializers and folded constants, held for the session's life
+  uint64_t arena_bytes = 0;      // intermediates: the one arena run() allocates
+  uint64_t output_bytes = 0;     // outputs handed to the caller
+  uint64_t input_bytes = 0;
+  size_t dynamic_values = 0;     // values sized only while running (data-dependent shapes)
+  uint64_t peak_bytes() const { return weight_bytes + arena_bytes + output_bytes + input_bytes; }
+};
+
+struct RunStats {
+  double milliseconds = 0;
+  uint64_t arena_bytes = 0;
+  size_t unplanned_allocations = 0;  // allocations outside the arena (dynamic shapes)
+};
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> load(const std::string& path, SessionOptions options = {});
+  static Result<std::unique_ptr<Session>> load(std::span<const uint8_t> bytes, SessionOptions options = {});
+
+  const std::vector<ValueInfo>& inputs() const { return inputs_; }
+  const std::vector<ValueInfo>& outputs() const { return outputs_; }
+  const graph::Model& model() const { return model_; }
+  const graph::Graph& graph() const { return *model_.graph; }
+  // "reference: 12 nodes" per partition, for inspect and diagnostics.
+  std::vector<std::string> placement() const;
+
+  // Runs the model. Feeds are matched by name; every input must be given.
+  Result<NamedValues> run(const NamedValues& feeds, RunStats* stats = nullptr);
+  // Memory facts for these input shapes, without running (or copying weights anywhere).
+  Result<MemoryFacts> memory_facts(const std::map<std::string, Shape>& input_shapes);
+
+ private:
+  struct SpecializedPlan {
+    graph::Graph graph;
+    plan::MemoryPlan memory;
+  };
+
+  Session() = default;
+  Status init(graph::Model model, SessionOptions options);
+  Status check_feeds(const NamedValues& feeds, std::vector<const Value*>* ordered) const;
+  Result<std::shared_ptr<SpecializedPlan>> plan_for(const std::vector<Shape>& input_shapes);
+
+  graph::Model model_;
+  SessionOptions options_;
+  std::vector<ValueInfo> inputs_, outputs_;
+  std::vector<plan::Partition> partitions_;
+  std::vector<std::unique_ptr<Executable>> executables_;
+  const graph::NodeEvaluator* evaluator_ = nullptr;
+  std::mutex mutex_;  // run() may be called from several threads; one runs at a time
+  std::map<std::string, std::shared_ptr<SpecializedPlan>> plans_;
+  Tensor arena_;  // uint8 storage, grown to the largest plan seen
+};
+
+}  // namespace tandem
