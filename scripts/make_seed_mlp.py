@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Writes the seed MLP (the README's embedded default model) with seeded weights.
+
+    /usr/bin/python3 scripts/make_seed_mlp.py OUT.onnx
+
+784 -> 256 -> 128 -> 10 with ReLU and a softmax head; dynamic batch.
+"""
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def main(path):
+    rng = np.random.default_rng(2026)
+    sizes = [784, 256, 128, 10]
+    inits, nodes = [], []
+    prev = "input"
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+        b = (0.01 * rng.standard_normal(n_out)).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"fc{i}.weight"), numpy_helper.from_array(b, f"fc{i}.bias")]
+        nodes.append(helper.make_node("MatMul", [prev, f"fc{i}.weight"], [f"mm{i}"]))
+        out = f"fc{i}" if i < len(sizes) - 2 else "logits"
+        nodes.append(helper.make_node("Add", [f"mm{i}", f"fc{i}.bias"], [out]))
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [out], [f"relu{i}"]))
+            prev = f"relu{i}"
+    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1))
+    graph = helper.make_graph(
+        nodes, "seed_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 784])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", 10])],
+        inits)
+    model = helper.make_model(graph, producer_name="tandem-seed", opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "seed_mlp.onnx")
