@@ -106,7 +106,9 @@ Status Session::check_feeds(const NamedValues& feeds, std::vector<const Value*>*
   ordered->assign(inputs_.size(), nullptr);
   std::string expected;
   for (const ValueInfo& in : inputs_) expected += (expected.empty() ? "" : ", ") + ("'" + in.name + "'");
-  for (const auto& [name, value] : feeds) {
+  for (const auto& feed : feeds) {
+    const std::string& name = feed.first;
+    const Value& value = feed.second;
     auto it = std::find_if(inputs_.begin(), inputs_.end(), [&](const ValueInfo& in) { return in.name == name; });
     if (it == inputs_.end()) {
       return invalid_argument("the model has no input named '" + name + "'; its inputs are " + expected);

@@ -269,7 +269,8 @@ int cmd_run(const std::string& path, const std::map<std::string, std::string>& i
     if (v.is_tensor()) std::cout << "output " << name << ": " << summarize(v.tensor()) << "\n";
     else std::cout << "output " << name << ": " << (v.is_sequence() ? "sequence of " + std::to_string(v.items().size()) : "none") << "\n";
   }
-  std::printf("time   %.3f ms (arena %llu bytes)\n", stats.milliseconds, static_cast<unsigned long long>(stats.arena_bytes));
+  std::printf("time   %.3f ms (arena %llu bytes, %zu allocations outside the plan)\n", stats.milliseconds,
+              static_cast<unsigned long long>(stats.arena_bytes), stats.unplanned_allocations);
   if (!output_dir.empty()) {
     mkdir(output_dir.c_str(), 0755);
     for (const auto& [name, v] : *out) {
