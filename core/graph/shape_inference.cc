@@ -108,6 +108,13 @@ void InferContext::set_output_rank_unknown(size_t i, DType dtype) {
   t.dims.clear();
 }
 
+void InferContext::set_output_constant(size_t i, Tensor value) {
+  if (!has_output(i)) return;
+  ValueEntry& v = graph_.values[static_cast<size_t>(node_.outputs[i])];
+  v.type = TypeInfo::tensor(value.dtype(), value.shape());
+  v.constant = std::move(value);
+}
+
 void InferContext::propagate(size_t i, size_t o) {
   if (!has_output(o)) return;
   output_type(o) = input_type(i);

@@ -34,6 +34,8 @@ class InferContext {
   void set_output(size_t i, DType dtype, const std::vector<Dim>& dims);
   void set_output(size_t i, DType dtype, const Shape& shape);
   void set_output_rank_unknown(size_t i, DType dtype);
+  // Output i's value is known without running (Shape of a known shape, Size).
+  void set_output_constant(size_t i, Tensor value);
   // Copies input i's type to output o (elementwise unary ops).
   void propagate(size_t i, size_t o);
 

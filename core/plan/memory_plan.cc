@@ -102,24 +102,24 @@ MemoryPlan MemoryPlan::build(const graph::Graph& graph) {
     const auto out = static_cast<size_t>(node.outputs[0]);
     if (is_view_op(node)) {
       // The output aliases the input's bytes: the input's bytes must live as long as the output.
+      // Views never allocate; a view of an arena value keeps that value's bytes alive.
+      in_arena[out] = false;
+      bytes[out] = 0;
       const size_t r = root(in);
-      if (in_arena[r] || in_arena[in]) {
-        in_arena[out] = false;
-        bytes[out] = 0;
+      if (in_arena[r]) {
         group[out] = r;
         group_end[r] = std::max(group_end[r], group_end[out]);
       }
       continue;
     }
-    if (is_inplace_op(node) && in_arena[in] && in_arena[out] && bytes[in] == bytes[out]) {
-      const size_t r = root(in);
-      if (group_end[r] == i && in_arena[r]) {
-        group[out] = r;
-        bytes[out] = 0;  // the root's bytes serve both
-        in_arena[out] = false;
-        group_end[r] = std::max(group_end[r], group_end[out]);
-        plan.slots_[out].bytes = known_bytes(graph.values[out]);
-      }
+    // In place: the output takes input 0's bytes when every alias of them dies here.
+    const size_t r = root(in);
+    if (is_inplace_op(node) && in_arena[r] && in_arena[out] && known_bytes(graph.values[in]) == bytes[out] &&
+        group_end[r] == i) {
+      group[out] = r;
+      bytes[out] = 0;
+      in_arena[out] = false;
+      group_end[r] = std::max(group_end[r], group_end[out]);
     }
   }
 

@@ -91,7 +91,7 @@ TEST(QuantizationTest, ConvIntegerMatchesDirectLoopWithPadsStridesAndGroups) {
   ModelBuilder b;
   b.inputs = {{"x", DType::kUInt8, {N, C, H, W}}, {"w", DType::kUInt8, {M, C / G, KH, KW}},
               {"xz", DType::kUInt8, {}}, {"wz", DType::kUInt8, {M}}};
-  b.outputs = {{"y", DType::kInt32, {-1, -1, -1, -1}}};
+  b.outputs = {{"y", DType::kInt32, {-1, -1, -1, -1}, {"a", "b", "c", "d"}}};
   b.nodes = {{"ConvInteger", {"x", "w", "xz", "wz"}, {"y"},
               {attr_int("group", G), attr_ints("strides", {SH, SW}), attr_ints("pads", {P, P, P, P})}}};
   std::mt19937 rng(7);
@@ -133,10 +133,10 @@ TEST(QuantizationTest, ConvIntegerMatchesDirectLoopWithPadsStridesAndGroups) {
 TEST(QuantizationTest, QLinearMatMulRejectsInnerDimMismatch) {
   ModelBuilder b;
   b.opset = 10;
-  b.inputs = {{"a", DType::kUInt8, {-1, -1}}, {"as", DType::kFloat32, {}}, {"az", DType::kUInt8, {}},
-              {"b", DType::kUInt8, {-1, -1}}, {"bs", DType::kFloat32, {}}, {"bz", DType::kUInt8, {}},
+  b.inputs = {{"a", DType::kUInt8, {-1, -1}, {"M", "K"}}, {"as", DType::kFloat32, {}}, {"az", DType::kUInt8, {}},
+              {"b", DType::kUInt8, {-1, -1}, {"K2", "N"}}, {"bs", DType::kFloat32, {}}, {"bz", DType::kUInt8, {}},
               {"ys", DType::kFloat32, {}}, {"yz", DType::kUInt8, {}}};
-  b.outputs = {{"y", DType::kUInt8, {-1, -1}}};
+  b.outputs = {{"y", DType::kUInt8, {-1, -1}, {"M", "N"}}};
   b.nodes = {{"QLinearMatMul", {"a", "as", "az", "b", "bs", "bz", "ys", "yz"}, {"y"}, {}}};
   auto u8 = [](Shape s) { return Tensor::allocate(DType::kUInt8, std::move(s)).value(); };
   auto r = run_model(b, {{"a", u8({2, 3})}, {"as", Tensor::scalar_float(1)}, {"az", u8({})},

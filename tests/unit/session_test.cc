@@ -2,6 +2,8 @@
 // the memory plan is what run() really allocates.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/runtime/session.h"
 #include "core/runtime/tandem.h"
 #include "tests/unit/model_builder.h"
