@@ -96,5 +96,7 @@ class [[nodiscard]] Result {
   if (!tmp.is_ok()) return tmp.status();              \
   lhs = std::move(tmp).value()
 
+// Declares or assigns `lhs` from a Result, returning its Status on error. It
+// expands to several statements: put it in braces under an `if`.
 #define TANDEM_ASSIGN_OR_RETURN(lhs, expr) \
   TANDEM_ASSIGN_OR_RETURN_IMPL_(TANDEM_CONCAT_(tandem_result_, __LINE__), lhs, expr)

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <random>
 
@@ -124,6 +127,44 @@ TEST(LoaderTest, UnknownOperatorIsUnsupportedAtSessionLoad) {
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(s.status().message().find("FancyNewOp"), std::string::npos);
+}
+
+TEST(LoaderTest, ExternalDataLoadsFromTheModelsFolderOnly) {
+  char dir_template[] = "/tmp/tandem_external_XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  ASSERT_NE(dir, nullptr);
+  const std::vector<float> w = {1, -2, 3, -4, 5, -6};
+  std::FILE* f = std::fopen((std::string(dir) + "/weights.bin").c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(w.data(), sizeof(float), w.size(), f);
+  std::fclose(f);
+  ModelBuilder b = relu_model();
+  b.initializers = {{"w", {2, 3}, w, "weights.bin"}};
+  b.nodes = {{"Add", {"x", "w"}, {"y"}, {}}};
+  const std::string bytes = b.build();
+  const std::string path = std::string(dir) + "/model.onnx";
+  f = std::fopen(path.c_str(), "wb");
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+
+  auto m = model::load_model_file(path);
+  ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+  const graph::Graph& g = *m->graph;
+  EXPECT_EQ(g.values[g.find("w")].constant->to_float_vector(), w);
+
+  // The same model as bytes has no folder to look in: a clear error, not a guess.
+  auto from_bytes = model::load_model_bytes(as_bytes(bytes));
+  ASSERT_FALSE(from_bytes.is_ok());
+  EXPECT_NE(from_bytes.status().message().find("load the model from its file path"), std::string::npos);
+
+  // Locations may not leave the model's folder.
+  b.initializers = {{"w", {2, 3}, w, "../weights.bin"}};
+  auto escaped = model::load_model_bytes(as_bytes(b.build()), {std::string(dir), kMaxTensorBytes});
+  ASSERT_FALSE(escaped.is_ok());
+  EXPECT_NE(escaped.status().message().find("relative path inside"), std::string::npos);
+  std::remove((std::string(dir) + "/weights.bin").c_str());
+  std::remove(path.c_str());
+  rmdir(dir);
 }
 
 TEST(LoaderTest, MissingFileIsNotFound) {

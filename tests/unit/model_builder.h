@@ -43,6 +43,7 @@ struct InitSpec {
   std::string name;
   std::vector<int64_t> dims;
   std::vector<float> values;
+  std::string external_location;  // non-empty: data lives in this file (offset 0)
 };
 
 class ModelBuilder {
@@ -88,8 +89,20 @@ class ModelBuilder {
         protozero::pbf_writer t(graph, 5);
         t.add_packed_int64(1, init.dims.begin(), init.dims.end());
         t.add_int32(2, 1);
-        t.add_packed_float(4, init.values.begin(), init.values.end());
         t.add_string(8, init.name);
+        if (init.external_location.empty()) {
+          t.add_packed_float(4, init.values.begin(), init.values.end());
+        } else {
+          auto entry = [&](const std::string& k, const std::string& v) {
+            protozero::pbf_writer e(t, 13);
+            e.add_string(1, k);
+            e.add_string(2, v);
+          };
+          entry("location", init.external_location);
+          entry("offset", "0");
+          entry("length", std::to_string(init.values.size() * sizeof(float)));
+          t.add_int32(14, 1);
+        }
       }
       auto write_io = [&](int field, const IoSpec& io) {
         protozero::pbf_writer vi(graph, field);
