@@ -18,20 +18,9 @@ using testing::AttrSpec;
 using testing::attr_int;
 using testing::InitSpec;
 using testing::ModelBuilder;
-
-AttrSpec attr_str(std::string n, std::string v) {
-  AttrSpec a;
-  a.name = std::move(n);
-  a.kind = AttrSpec::kString;
-  a.s = std::move(v);
-  return a;
-}
-
-Result<NamedValues> run_model(const ModelBuilder& b, const NamedValues& feeds) {
-  const std::string bytes = b.build();
-  TANDEM_ASSIGN_OR_RETURN(auto session, Session::load(as_bytes(bytes)));
-  return session->run(feeds);
-}
+using testing::run_model;
+using testing::attr_string;
+using testing::random_floats;
 
 std::vector<float> pseudo_random(size_t n, float scale, uint32_t seed) {
   std::vector<float> v(n);
@@ -71,7 +60,7 @@ TEST(RecurrentTest, ReverseWithSequenceLensMatchesForwardOnReversedPrefix) {
     const int64_t gates = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
     const int64_t S = 5, I = 3, H = 4, L = 3;
     const std::vector<float> x = pseudo_random(static_cast<size_t>(S * I), 2.f, 7);
-    auto rev = run_model(recurrent_model(op, gates, H, I, {attr_str("direction", "reverse")}, true),
+    auto rev = run_model(recurrent_model(op, gates, H, I, {attr_string("direction", "reverse")}, true),
                          {{"X", Tensor::from_vector<float>({S, 1, I}, x)},
                           {"sl", Tensor::from_vector<int32_t>({1}, {static_cast<int32_t>(L)})}});
     ASSERT_TRUE(rev.is_ok()) << op << ": " << rev.status().to_string();
@@ -134,7 +123,7 @@ TEST(RecurrentTest, RejectsBadShapesAndLengths) {
   ASSERT_FALSE(r2.is_ok());
   EXPECT_NE(r2.status().message().find("sequence_lens"), std::string::npos) << r2.status().to_string();
 
-  auto r3 = run_model(recurrent_model("GRU", 3, H, I, {attr_str("direction", "sideways")}, false),
+  auto r3 = run_model(recurrent_model("GRU", 3, H, I, {attr_string("direction", "sideways")}, false),
                       {{"X", Tensor::from_vector<float>({1, 1, I}, {1, 2, 3})}});
   ASSERT_FALSE(r3.is_ok());
   EXPECT_EQ(r3.status().code(), StatusCode::kInvalidArgument);

@@ -17,12 +17,9 @@ using testing::as_bytes;
 using testing::AttrSpec;
 using testing::attr_int;
 using testing::ModelBuilder;
-
-Result<NamedValues> run_model(const ModelBuilder& b, const NamedValues& feeds) {
-  const std::string bytes = b.build();
-  TANDEM_ASSIGN_OR_RETURN(auto session, Session::load(as_bytes(bytes)));
-  return session->run(feeds);
-}
+using testing::run_model;
+using testing::attr_string;
+using testing::random_floats;
 
 ModelBuilder binary_model(const std::string& op, DType in, DType out, const Shape& a, const Shape& b,
                           std::vector<AttrSpec> attrs = {}) {

@@ -17,20 +17,9 @@ using testing::attr_float;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::ModelBuilder;
-
-AttrSpec attr_string(std::string n, std::string v) {
-  AttrSpec a;
-  a.name = std::move(n);
-  a.kind = AttrSpec::kString;
-  a.s = std::move(v);
-  return a;
-}
-
-Result<NamedValues> run_model(const ModelBuilder& b, const NamedValues& feeds) {
-  const std::string bytes = b.build();
-  TANDEM_ASSIGN_OR_RETURN(auto session, Session::load(as_bytes(bytes)));
-  return session->run(feeds);
-}
+using testing::run_model;
+using testing::attr_string;
+using testing::random_floats;
 
 // DFT of a real signal of length n (power of two or not) against the definition.
 void check_dft(int64_t n, bool onesided) {

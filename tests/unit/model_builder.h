@@ -3,9 +3,11 @@
 #pragma once
 
 #include <protozero/pbf_writer.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "core/runtime/session.h"
 #include "core/runtime/tensor.h"
 
 namespace tandem::testing {
@@ -23,6 +25,9 @@ inline AttrSpec attr_int(std::string n, int64_t v) { return {std::move(n), AttrS
 inline AttrSpec attr_float(std::string n, float v) { return {std::move(n), AttrSpec::kFloat, 0, v, {}, {}}; }
 inline AttrSpec attr_ints(std::string n, std::vector<int64_t> v) {
   return {std::move(n), AttrSpec::kInts, 0, 0, std::move(v), {}};
+}
+inline AttrSpec attr_string(std::string n, std::string v) {
+  return {std::move(n), AttrSpec::kString, 0, 0, {}, std::move(v)};
 }
 
 struct NodeSpec {
@@ -127,6 +132,22 @@ class ModelBuilder {
 
 inline std::span<const uint8_t> as_bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Loads the model and runs it once.
+inline Result<NamedValues> run_model(const ModelBuilder& b, const NamedValues& feeds) {
+  const std::string bytes = b.build();
+  TANDEM_ASSIGN_OR_RETURN(auto session, Session::load(as_bytes(bytes)));
+  return session->run(feeds);
+}
+
+// Seeded uniform [-1, 1) values.
+inline std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = u(gen);
+  return v;
 }
 
 }  // namespace tandem::testing

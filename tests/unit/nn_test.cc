@@ -15,14 +15,9 @@ using testing::as_bytes;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::ModelBuilder;
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(gen);
-  return v;
-}
+using testing::run_model;
+using testing::attr_string;
+using testing::random_floats;
 
 struct ConvCase {
   int64_t n, c, h, w, m, k, group, stride, pad, dil;
