@@ -5,6 +5,7 @@
 // the family's registration.
 #include <random>
 
+#include "backends/reference/kernels/math_gemm.h"
 #include "backends/reference/kernels/nn_common.h"
 
 namespace tandem::reference {
@@ -105,8 +106,8 @@ std::vector<double> as_doubles(const Tensor& t) {
 
 namespace {
 
-// Rows of C in blocks of 4 share each loaded row of B; B is walked in
-// kKc x kNc panels that stay in cache while every row block passes over them.
+// float64 path. Rows of C in blocks of 4 share each loaded row of B; B is walked
+// in kKc x kNc panels that stay in cache while every row block passes over them.
 template <typename T>
 void gemm_acc_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
                    int64_t ldc) {
@@ -153,7 +154,8 @@ void gemm_acc_impl(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, con
 
 void gemm_acc(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
               int64_t ldc) {
-  gemm_acc_impl(M, N, K, A, lda, B, ldb, C, ldc);
+  // float32 goes through the one register-tiled GEMM that MatMul and Gemm use.
+  gemm_f32(false, false, M, N, K, 1.0f, A, lda, B, ldb, 1.0f, C, ldc);
 }
 void gemm_acc(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B, int64_t ldb,
               double* C, int64_t ldc) {

@@ -38,7 +38,7 @@ Status finish_output(KernelContext& ctx, size_t i, DType out_dtype, const Tensor
 // parameter vectors (scale, bias, mean, ...).
 std::vector<double> as_doubles(const Tensor& t);
 
-// C[M,N] += A[M,K] * B[K,N]; row-major with leading dims. Blocked, i-k-j order.
+// C[M,N] += A[M,K] * B[K,N]; row-major with leading dims (float32: gemm_f32).
 void gemm_acc(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
               int64_t ldc);
 void gemm_acc(int64_t M, int64_t N, int64_t K, const double* A, int64_t lda, const double* B, int64_t ldb,
