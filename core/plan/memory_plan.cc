@@ -33,7 +33,8 @@ bool is_inplace_op(const graph::Node& node) {
   if (!node.domain.empty()) return false;
   static const char* const kOps[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Exp", "Log", "Neg", "Abs",
                                      "Sqrt", "Erf", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu",
-                                     "Softplus", "Add", "Sub", "Mul", "Div"};
+                                     "Softplus", "Softsign", "Mish", "Gelu", "Sin", "Cos", "Floor", "Ceil",
+                                     "Round", "Reciprocal", "PRelu", "Pow", "Add", "Sub", "Mul", "Div"};
   return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return node.op_type == o; });
 }
 
