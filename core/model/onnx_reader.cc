@@ -26,8 +26,34 @@ struct DecodeError {
 
 constexpr int kMaxGraphDepth = 64;  // nested subgraphs; deeper is hostile, not a model
 
+// protozero 1.7 compares a field's length with the bytes left through a signed
+// ptrdiff_t: on 32-bit targets (wasm32) a length >= 2^31 passes the check and
+// moves the read pointer out of the buffer. Check lengths here first.
+void check_length(const pbf_reader& msg) {
+  if (msg.wire_type() != pbf_wire_type::length_delimited) return;
+  const protozero::data_view rest = msg.data();
+  uint64_t len = 0;
+  size_t i = 0;
+  for (int shift = 0; i < rest.size() && shift < 64; shift += 7) {
+    const auto byte = static_cast<uint8_t>(rest.data()[i++]);
+    len |= static_cast<uint64_t>(byte & 0x7fu) << shift;
+    if ((byte & 0x80u) == 0) {
+      if (len > rest.size() - i) fail("a field's length runs past the end of the data (truncated file?)");
+      return;
+    }
+  }
+  fail("a field's length is malformed");
+}
+
 void expect_wire(const pbf_reader& msg, pbf_wire_type type, const char* what) {
   if (msg.wire_type() != type) fail(std::string("field '") + what + "' has the wrong wire type");
+  check_length(msg);
+}
+
+// Skips an unknown field (with the length check above).
+void skip(pbf_reader& msg) {
+  check_length(msg);
+  msg.skip();
 }
 
 std::string get_string(pbf_reader& msg, const char* what) {
@@ -50,6 +76,7 @@ template <typename T, typename Packed, typename Single>
 void get_repeated(pbf_reader& msg, std::vector<T>& out, pbf_wire_type single_type, Packed packed, Single single,
                   const char* what) {
   if (msg.wire_type() == pbf_wire_type::length_delimited) {
+    check_length(msg);
     auto range = packed(msg);
     for (auto v : range) out.push_back(static_cast<T>(v));
   } else {
@@ -133,13 +160,13 @@ class Decoder {
           while (entry.next()) {
             if (entry.tag() == 1) key = get_string(entry, "external_data.key");
             else if (entry.tag() == 2) value = get_string(entry, "external_data.value");
-            else entry.skip();
+            else skip(entry);
           }
           external[key] = value;
           break;
         }
         case 14: location = get_int64(msg, "TensorProto.data_location"); break;
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     const std::string where = context + (name.empty() ? "" : " '" + name + "'");
@@ -229,7 +256,7 @@ class Decoder {
         case 1: values = tensor(get_message(msg, "SparseTensorProto.values"), context + " values"); break;
         case 2: indices = tensor(get_message(msg, "SparseTensorProto.indices"), context + " indices"); break;
         case 3: get_int64s(msg, dims, "SparseTensorProto.dims"); break;
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     if (!values.defined() || !indices.defined()) fail(context + ": sparse tensor lacks values or indices");
@@ -281,19 +308,19 @@ class Decoder {
               info.has_shape = true;
               pbf_reader shape = get_message(tt, "TypeProto.Tensor.shape");
               while (shape.next()) {
-                if (shape.tag() != 1) { shape.skip(); continue; }
+                if (shape.tag() != 1) { skip(shape); continue; }
                 pbf_reader dim = get_message(shape, "TensorShapeProto.dim");
                 graph::Dim d;
                 while (dim.next()) {
                   if (dim.tag() == 1) d.value = get_int64(dim, "Dimension.dim_value");
                   else if (dim.tag() == 2) d.symbol = get_string(dim, "Dimension.dim_param");
-                  else dim.skip();
+                  else skip(dim);
                 }
                 if (d.value < 0) d.value = -1;
                 info.dims.push_back(std::move(d));
               }
             } else {
-              tt.skip();
+              skip(tt);
             }
           }
           break;
@@ -305,7 +332,7 @@ class Decoder {
               TypeInfo elem = type(get_message(st, "Sequence.elem_type"), depth + 1);
               info = elem;
             } else {
-              st.skip();
+              skip(st);
             }
           }
           info.kind = TypeInfo::Kind::kSequence;
@@ -319,13 +346,13 @@ class Decoder {
               info = elem;
               info.optional_of = elem.kind;
             } else {
-              ot.skip();
+              skip(ot);
             }
           }
           info.kind = TypeInfo::Kind::kOptional;
           break;
         }
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     return info;
@@ -349,7 +376,7 @@ class Decoder {
         case 12: output_msgs.push_back(get_message(msg, "GraphProto.output")); break;
         case 13: vi_msgs.push_back(get_message(msg, "GraphProto.value_info")); break;
         case 15: sparse_msgs.push_back(get_message(msg, "GraphProto.sparse_initializer")); break;
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     const std::string gname = "graph '" + g->name + "'";
@@ -359,7 +386,7 @@ class Decoder {
       std::string name;
       while (copy.next()) {
         if (copy.tag() == 8) name = get_string(copy, "TensorProto.name");
-        else copy.skip();
+        else skip(copy);
       }
       if (name.empty()) fail(gname + " has an initializer without a name");
       Tensor t = tensor(m, "initializer");
@@ -376,10 +403,10 @@ class Decoder {
           pbf_reader vals = get_message(copy, "SparseTensorProto.values");
           while (vals.next()) {
             if (vals.tag() == 8) name = get_string(vals, "TensorProto.name");
-            else vals.skip();
+            else skip(vals);
           }
         } else {
-          copy.skip();
+          skip(copy);
         }
       }
       Tensor t = sparse_tensor(m, "sparse initializer '" + name + "'");
@@ -393,7 +420,7 @@ class Decoder {
       while (m.next()) {
         if (m.tag() == 1) name = get_string(m, what);
         else if (m.tag() == 2) info = type(get_message(m, "ValueInfoProto.type"));
-        else m.skip();
+        else skip(m);
       }
       return {name, info};
     };
@@ -461,7 +488,7 @@ class Decoder {
         case 4: n.op_type = get_string(msg, "NodeProto.op_type"); break;
         case 5: attr_msgs.push_back(get_message(msg, "NodeProto.attribute")); break;
         case 7: n.domain = get_string(msg, "NodeProto.domain"); break;
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     if (n.domain == "ai.onnx") n.domain.clear();
@@ -508,7 +535,7 @@ class Decoder {
         case 20: a.type = static_cast<Attribute::Type>(get_int64(msg, "AttributeProto.type")); has_type = true; break;
         case 21: a.ref_attr_name = get_string(msg, "AttributeProto.ref_attr_name"); break;
         case 22: a.t = sparse_tensor(get_message(msg, "AttributeProto.sparse_tensor"), owner + " sparse attribute"); break;
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     if (a.name.empty()) fail(owner + " has an attribute without a name");
@@ -553,7 +580,7 @@ class Decoder {
           while (os.next()) {
             if (os.tag() == 1) domain = get_string(os, "OperatorSetIdProto.domain");
             else if (os.tag() == 2) version = get_int64(os, "OperatorSetIdProto.version");
-            else os.skip();
+            else skip(os);
           }
           if (domain == "ai.onnx") domain.clear();
           opsets[domain] = version;
@@ -565,12 +592,12 @@ class Decoder {
           while (entry.next()) {
             if (entry.tag() == 1) key = get_string(entry, "metadata.key");
             else if (entry.tag() == 2) value = get_string(entry, "metadata.value");
-            else entry.skip();
+            else skip(entry);
           }
           m.metadata[key] = value;
           break;
         }
-        default: msg.skip();
+        default: skip(msg);
       }
     }
     if (!saw_field) fail("the file is empty or not an ONNX model");
@@ -705,7 +732,7 @@ Result<Value> decode_value(std::span<const uint8_t> bytes, TypeInfo::Kind kind, 
         std::vector<Tensor> items;
         while (msg.next()) {
           if (msg.tag() == 3) items.push_back(d.tensor(get_message(msg, "SequenceProto.tensor_values"), "tensor"));
-          else msg.skip();
+          else skip(msg);
         }
         return Value::sequence(std::move(items));
       }
@@ -714,7 +741,7 @@ Result<Value> decode_value(std::span<const uint8_t> bytes, TypeInfo::Kind kind, 
       while (msg.next()) {
         if (msg.tag() == 3) v = Value(d.tensor(get_message(msg, "OptionalProto.tensor_value"), "tensor"));
         else if (msg.tag() == 5) v = decode(get_message(msg, "OptionalProto.sequence_value"), TypeInfo::Kind::kSequence, depth + 1);
-        else msg.skip();
+        else skip(msg);
       }
       return v;
     };

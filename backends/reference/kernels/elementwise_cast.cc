@@ -1,8 +1,9 @@
 // Reference kernels: Cast and CastLike. Conversions follow numpy's astype
 // (what ONNX's cast.py uses): float -> int truncates toward zero, numbers
 // print as the shortest text that reads back to the same value.
-#include <charconv>
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <type_traits>
@@ -46,18 +47,45 @@ D convert(S v) {
 
 // numpy's str() of a float: positional for 1e-4 <= |v| < 1e16 (with a ".0"
 // for whole numbers), scientific otherwise; shortest round-trip digits.
+// Built on snprintf: Emscripten's libc++ has no floating-point std::to_chars.
 template <typename T>
 std::string format_float(T v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == T(0)) return std::signbit(v) ? "-0.0" : "0.0";
+  // Shortest digits that read back as the same value.
   char buf[64];
+  const int max_digits = std::is_same_v<T, float> ? 9 : 17;
+  for (int p = 1; p <= max_digits; ++p) {
+    std::snprintf(buf, sizeof buf, "%.*e", p - 1, static_cast<double>(v));
+    if (static_cast<T>(std::strtod(buf, nullptr)) == v) break;
+  }
+  std::string text(buf);  // [-]d[.ddd]e(+|-)xx
+  const bool negative = text[0] == '-';
+  if (negative) text.erase(0, 1);
+  const size_t e = text.find('e');
+  const int exponent = std::atoi(text.c_str() + e + 1);
+  std::string digits = text.substr(0, e);
+  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
+  while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
   const T a = std::fabs(v);
-  const bool positional = a == T(0) || (a >= T(1e-4) && a < T(1e16));
-  auto res = std::to_chars(buf, buf + sizeof(buf), v,
-                           positional ? std::chars_format::fixed : std::chars_format::scientific);
-  std::string s(buf, res.ptr);
-  if (positional && s.find('.') == std::string::npos) s += ".0";
-  return s;
+  std::string out;
+  if (a >= T(1e-4) && a < T(1e16)) {
+    if (exponent >= 0) {
+      const size_t int_len = static_cast<size_t>(exponent) + 1;
+      if (digits.size() <= int_len) {
+        out = digits + std::string(int_len - digits.size(), '0') + ".0";
+      } else {
+        out = digits.substr(0, int_len) + "." + digits.substr(int_len);
+      }
+    } else {
+      out = "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+    }
+  } else {
+    out = digits.substr(0, 1) + (digits.size() > 1 ? "." + digits.substr(1) : "") + "e" +
+          (exponent < 0 ? "-" : "+") + (std::abs(exponent) < 10 ? "0" : "") + std::to_string(std::abs(exponent));
+  }
+  return negative ? "-" + out : out;
 }
 
 // float16/bfloat16: the shortest decimal that converts back to the same bits.
@@ -66,8 +94,7 @@ std::string format_half(uint16_t bits, DType dt) {
   if (std::isnan(f) || std::isinf(f)) return format_float(f);
   for (int p = 1; p <= 9; ++p) {
     char buf[64];
-    auto res = std::to_chars(buf, buf + sizeof(buf), f, std::chars_format::general, p);
-    *res.ptr = '\0';
+    std::snprintf(buf, sizeof buf, "%.*g", p, static_cast<double>(f));
     const float back = std::strtof(buf, nullptr);
     const uint16_t b2 = dt == DType::kFloat16 ? float_to_half(back) : float_to_bfloat16(back);
     if (b2 == bits) return format_float(back);
