@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backends/reference/kernels/tensor_util.h"
+#include "core/graph/ops/rules.h"
 
 namespace tandem::reference {
 namespace tensor_detail {
@@ -195,14 +196,8 @@ Status unsqueeze(KernelContext& ctx) {
 
 Status shape_op(KernelContext& ctx) {
   const Shape& s = ctx.input(0).shape();
-  const auto rank = static_cast<int64_t>(s.size());
-  int64_t start = ctx.node().attr_int("start", 0);
-  int64_t end = ctx.node().attr_int("end", rank);
-  if (start < 0) start += rank;
-  if (end < 0) end += rank;
-  start = std::clamp<int64_t>(start, 0, rank);
-  end = std::clamp<int64_t>(end, 0, rank);
-  const int64_t n = std::max<int64_t>(end - start, 0);
+  const auto [start, end] = graph::shape_op_range(ctx.node(), static_cast<int64_t>(s.size()));
+  const int64_t n = end - start;
   TANDEM_ASSIGN_OR_RETURN(Tensor y, ctx.allocate_output(0, DType::kInt64, {n}));
   for (int64_t i = 0; i < n; ++i) y.data<int64_t>()[i] = s[static_cast<size_t>(start + i)];
   return Status::ok();

@@ -232,20 +232,28 @@ Status infer_unsqueeze(InferContext& ctx) {
   return Status::ok();
 }
 
+}  // namespace
+
+std::pair<int64_t, int64_t> shape_op_range(const Node& node, int64_t rank) {
+  int64_t start = node.attr_int("start", 0);
+  int64_t end = node.attr_int("end", rank);
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, 0, rank);
+  return {start, std::max(start, end)};
+}
+
+namespace {
+
 Status infer_shape(InferContext& ctx) {
   const TypeInfo& in = ctx.input_type(0);
   if (!rank_known(in)) {
     ctx.set_output(0, DType::kInt64, Dims(1));
     return Status::ok();
   }
-  const auto rank = static_cast<int64_t>(in.dims.size());
-  int64_t start = ctx.node().attr_int("start", 0);
-  int64_t end = ctx.node().attr_int("end", rank);
-  if (start < 0) start += rank;
-  if (end < 0) end += rank;
-  start = std::clamp<int64_t>(start, 0, rank);
-  end = std::clamp<int64_t>(end, 0, rank);
-  ctx.set_output(0, DType::kInt64, Shape{std::max<int64_t>(end - start, 0)});
+  const auto [start, end] = shape_op_range(ctx.node(), static_cast<int64_t>(in.dims.size()));
+  ctx.set_output(0, DType::kInt64, Shape{end - start});
   // A fully known shape is a constant: this is what folds PyTorch's
   // Shape -> Gather -> Concat -> Reshape chains.
   bool known = true;
