@@ -21,6 +21,32 @@ uint64_t known_bytes(const graph::ValueEntry& v) {
   return bytes.is_ok() ? *bytes : 0;
 }
 
+// Constants held by subgraphs (If/Loop/Scan bodies: initializers and Constant
+// nodes) are weights too: models like silero VAD keep all of theirs inside If
+// branches. Every branch counts, as every branch is held in memory.
+uint64_t subgraph_weight_bytes(const graph::Graph& graph) {
+  uint64_t total = 0;
+  for (const graph::Node& node : graph.nodes) {
+    for (const graph::Attribute& a : node.attributes) {
+      std::vector<const graph::Graph*> subs;
+      if (a.g) subs.push_back(a.g.get());
+      for (const auto& g : a.graphs) subs.push_back(g.get());
+      for (const graph::Graph* sub : subs) {
+        for (const graph::ValueEntry& v : sub->values) {
+          if (v.constant.has_value() && v.constant->dtype() != DType::kString) total += v.constant->byte_size();
+        }
+        for (const graph::Node& inner : sub->nodes) {  // Constant nodes: not folded inside bodies
+          for (const graph::Attribute& ia : inner.attributes) {
+            if (ia.t.defined() && ia.t.dtype() != DType::kString) total += ia.t.byte_size();
+          }
+        }
+        total += subgraph_weight_bytes(*sub);
+      }
+    }
+  }
+  return total;
+}
+
 }  // namespace
 
 bool is_view_op(const graph::Node& node) {
@@ -84,6 +110,8 @@ MemoryPlan MemoryPlan::build(const graph::Graph& graph) {
     bytes[v] = b;
     in_arena[v] = true;
   }
+
+  plan.weight_bytes_ += subgraph_weight_bytes(graph);
 
   // Groups share one slot: a view and its source; an in-place output and its input.
   std::vector<size_t> group(nv);

@@ -217,6 +217,12 @@ function runTandem(tandem, modelPath, inputFiles, outDir, timeoutS) {
     const missing = /supports these operators|no kernel for/.test(r.stderr) ? 'missing kernels: ' : '';
     return { error: `${missing}tandem run exited ${r.status}: ${tail(r.stderr)}`, ms };
   }
+  // The memory plan must be what run() allocates: every value with a planned
+  // slot has to land in it (the CLI prints how many did not).
+  const missed = /(\d+) allocations outside the plan/.exec(r.stdout || '');
+  if (missed && Number(missed[1]) !== 0) {
+    return { error: `memory plan missed ${missed[1]} allocations: shape inference disagrees with a kernel`, ms };
+  }
   return { ms };
 }
 

@@ -149,6 +149,15 @@ TEST(MemoryPlanTest, WeightBytesCountInitializers) {
   EXPECT_NE(unknown.status().message().find("give concrete dimensions"), std::string::npos);
 }
 
+TEST(MemoryPlanTest, WeightsInsideSubgraphsCount) {
+  // ONNX's test_if keeps a 5-float Constant in each branch: both are held in memory.
+  auto s = Session::load(std::string(TANDEM_ONNX_NODE_TESTS) + "/test_if/model.onnx");
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
+  auto facts = (*s)->memory_facts({});
+  ASSERT_TRUE(facts.is_ok()) << facts.status().to_string();
+  EXPECT_EQ(facts->weight_bytes, 40u);
+}
+
 TEST(CApiTest, LoadsRunsAndReportsErrors) {
   const std::string bytes = add_model().build();
   tandem_session* s = nullptr;
