@@ -20,7 +20,6 @@ using testing::InitSpec;
 using testing::ModelBuilder;
 using testing::run_model;
 using testing::attr_string;
-using testing::random_floats;
 
 std::vector<float> pseudo_random(size_t n, float scale, uint32_t seed) {
   std::vector<float> v(n);

@@ -13,13 +13,10 @@
 namespace tandem {
 namespace {
 
-using testing::as_bytes;
 using testing::AttrSpec;
 using testing::attr_int;
 using testing::ModelBuilder;
 using testing::run_model;
-using testing::attr_string;
-using testing::random_floats;
 
 ModelBuilder binary_model(const std::string& op, DType in, DType out, const Shape& a, const Shape& b,
                           std::vector<AttrSpec> attrs = {}) {

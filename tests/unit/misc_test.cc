@@ -11,7 +11,6 @@
 namespace tandem {
 namespace {
 
-using testing::as_bytes;
 using testing::AttrSpec;
 using testing::attr_float;
 using testing::attr_int;
@@ -19,7 +18,6 @@ using testing::attr_ints;
 using testing::ModelBuilder;
 using testing::run_model;
 using testing::attr_string;
-using testing::random_floats;
 
 // DFT of a real signal of length n (power of two or not) against the definition.
 void check_dft(int64_t n, bool onesided) {

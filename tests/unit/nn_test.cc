@@ -15,8 +15,6 @@ using testing::as_bytes;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::ModelBuilder;
-using testing::run_model;
-using testing::attr_string;
 using testing::random_floats;
 
 struct ConvCase {

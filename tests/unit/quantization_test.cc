@@ -10,13 +10,10 @@
 namespace tandem {
 namespace {
 
-using testing::as_bytes;
 using testing::attr_int;
 using testing::attr_ints;
 using testing::ModelBuilder;
 using testing::run_model;
-using testing::attr_string;
-using testing::random_floats;
 
 TEST(QuantizationTest, QuantizeRoundsHalfToEvenAndSaturates) {
   ModelBuilder b;
