@@ -1,6 +1,7 @@
 // Capability-based partitioning: each node goes to the first backend (in
 // priority order) that supports it; consecutive nodes of one backend form a
-// partition. Nodes nobody supports are reported together in one error.
+// partition. Nodes nobody supports are reported together in one error. Nodes
+// whose outputs were all folded to constants are left out: nothing runs them.
 #pragma once
 
 #include <memory>

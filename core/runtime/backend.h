@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,8 +64,13 @@ class Executable {
   virtual Status run(ExecutionFrame& frame) = 0;
 };
 
+// State a backend shares across the partitions of one session (a thread pool,
+// a weights cache), keyed by backend name. The session owns it.
+using SessionState = std::map<std::string, std::shared_ptr<void>, std::less<>>;
+
 struct CompileOptions {
-  int threads = 1;
+  int threads = 0;  // 0 = the backend's default (one per core)
+  SessionState* session_state = nullptr;
 };
 
 class Backend {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "core/passes/passes.h"
+
 namespace tandem {
 
 Result<Tensor> ExecutionFrame::allocate(graph::ValueId id, DType dtype, Shape shape) {
@@ -79,23 +81,43 @@ Status Session::init(graph::Model model, SessionOptions options) {
   graph::InferOptions infer;
   infer.evaluator = evaluator_;
   TANDEM_RETURN_IF_ERROR(graph::infer_shapes(g, infer));
+  // Fusions every backend benefits from, now that constants are known.
+  if (options_.optimize) TANDEM_RETURN_IF_ERROR(passes::optimize(g, passes::OptimizeOptions{}));
 
   for (graph::ValueId id : g.inputs) inputs_.push_back({g.values[static_cast<size_t>(id)].name, g.values[static_cast<size_t>(id)].type});
   for (graph::ValueId id : g.outputs) outputs_.push_back({g.values[static_cast<size_t>(id)].name, g.values[static_cast<size_t>(id)].type});
 
+  // Fails early, with every unsupported operator named, before any input is seen.
   TANDEM_ASSIGN_OR_RETURN(partitions_, plan::partition_graph(g, options_.backends));
+  // Inputs with fixed shapes: plan and compile now, so loading packs the weights.
+  std::vector<Shape> shapes;
+  for (const ValueInfo& in : inputs_) {
+    if (in.type.kind != graph::TypeInfo::Kind::kTensor || !in.type.shape_known()) return Status::ok();
+    shapes.push_back(in.type.concrete_shape());
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  TANDEM_ASSIGN_OR_RETURN(auto sp, plan_for(shapes));
+  TANDEM_RETURN_IF_ERROR(compile(*sp));
+  last_plan_ = sp;
+  return Status::ok();
+}
+
+Status Session::compile(SpecializedPlan& sp) {
+  if (!sp.executables.empty() || sp.partitions.empty()) return Status::ok();
   CompileOptions copts;
   copts.threads = options_.threads;
-  for (const plan::Partition& p : partitions_) {
-    TANDEM_ASSIGN_OR_RETURN(auto exe, options_.backends[p.backend_index]->compile(g, p, copts));
-    executables_.push_back(std::move(exe));
+  copts.session_state = &backend_state_;
+  for (const plan::Partition& p : sp.partitions) {
+    TANDEM_ASSIGN_OR_RETURN(auto exe, options_.backends[p.backend_index]->compile(sp.graph, p, copts));
+    sp.executables.push_back(std::move(exe));
   }
   return Status::ok();
 }
 
 std::vector<std::string> Session::placement() const {
   std::vector<std::string> out;
-  for (const plan::Partition& p : partitions_) {
+  const std::vector<plan::Partition>& parts = last_plan_ != nullptr ? last_plan_->partitions : partitions_;
+  for (const plan::Partition& p : parts) {
     out.push_back(std::string(options_.backends[p.backend_index]->name()) + ": " + std::to_string(p.nodes.size()) +
                   " nodes");
   }
@@ -173,6 +195,7 @@ Result<std::shared_ptr<Session::SpecializedPlan>> Session::plan_for(const std::v
   Status st = graph::infer_shapes(sp->graph, infer);
   if (!st.is_ok()) return st.with_context("the inputs' shapes do not fit the model");
   sp->memory = plan::MemoryPlan::build(sp->graph);
+  TANDEM_ASSIGN_OR_RETURN(sp->partitions, plan::partition_graph(sp->graph, options_.backends));
   if (plans_.size() >= 16) plans_.clear();  // bounded: a few shapes are common, many are not
   plans_[key] = sp;
   return sp;
@@ -193,6 +216,7 @@ Result<MemoryFacts> Session::memory_facts(const std::map<std::string, Shape>& in
   }
   std::lock_guard<std::mutex> lock(mutex_);
   TANDEM_ASSIGN_OR_RETURN(auto sp, plan_for(shapes));
+  last_plan_ = sp;
   MemoryFacts f;
   f.weight_bytes = sp->memory.weight_bytes();
   f.arena_bytes = sp->memory.arena_bytes();
@@ -211,6 +235,8 @@ Result<NamedValues> Session::run(const NamedValues& feeds, RunStats* stats) {
 
   std::lock_guard<std::mutex> lock(mutex_);
   TANDEM_ASSIGN_OR_RETURN(auto sp, plan_for(shapes));
+  TANDEM_RETURN_IF_ERROR(compile(*sp));
+  last_plan_ = sp;
   const graph::Graph& g = sp->graph;
   if (static_cast<uint64_t>(arena_.numel()) < sp->memory.arena_bytes()) {
     TANDEM_ASSIGN_OR_RETURN(arena_, Tensor::allocate(DType::kUInt8, {static_cast<int64_t>(sp->memory.arena_bytes())}));
@@ -220,8 +246,8 @@ Result<NamedValues> Session::run(const NamedValues& feeds, RunStats* stats) {
     if (g.values[v].constant.has_value()) frame.value(static_cast<graph::ValueId>(v)) = Value(*g.values[v].constant);
   }
   for (size_t i = 0; i < g.inputs.size(); ++i) frame.value(g.inputs[i]) = *ordered[i];
-  for (size_t p = 0; p < executables_.size(); ++p) {
-    Status st = executables_[p]->run(frame);
+  for (size_t p = 0; p < sp->executables.size(); ++p) {
+    Status st = sp->executables[p]->run(frame);
     if (!st.is_ok()) return st;
   }
   NamedValues out;

@@ -23,10 +23,13 @@ namespace tandem {
 struct SessionOptions {
   // Backends to place nodes on, best first; empty = the target's defaults.
   std::vector<std::shared_ptr<Backend>> backends;
-  int threads = 0;  // 0 = backend default
+  int threads = 0;  // 0 = backend default (one thread per core)
   model::LoadOptions load;
   // Called while loading with (bytes done, bytes total); for progress bars.
   std::function<void(uint64_t, uint64_t)> progress;
+  // Rewrite the graph once after loading (core/passes: BatchNormalization folding,
+  // Conv/MatMul/Gemm + bias + activation fusion, GELU and LayerNorm fusion).
+  bool optimize = true;
 };
 
 struct ValueInfo {
@@ -62,7 +65,8 @@ class Session {
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
   const graph::Model& model() const { return model_; }
   const graph::Graph& graph() const { return *model_.graph; }
-  // "reference: 12 nodes" per partition, for inspect and diagnostics.
+  // "reference: 12 nodes" per partition, for inspect and diagnostics: the last
+  // run's placement, or before any run the placement on the symbolic graph.
   std::vector<std::string> placement() const;
 
   // Runs the model. Feeds are matched by name; every input must be given.
@@ -71,24 +75,32 @@ class Session {
   Result<MemoryFacts> memory_facts(const std::map<std::string, Shape>& input_shapes);
 
  private:
+  // Everything that depends on concrete input shapes: the graph with shapes
+  // inferred and shape computations folded, its memory plan, and partitions
+  // compiled for it (backends see concrete shapes, so XNNPACK gets whole
+  // subgraphs instead of pieces cut apart by Shape/Gather/Concat chains).
   struct SpecializedPlan {
     graph::Graph graph;
     plan::MemoryPlan memory;
+    std::vector<plan::Partition> partitions;
+    std::vector<std::unique_ptr<Executable>> executables;  // empty until first needed
   };
 
   Session() = default;
   Status init(graph::Model model, SessionOptions options);
   Status check_feeds(const NamedValues& feeds, std::vector<const Value*>* ordered) const;
   Result<std::shared_ptr<SpecializedPlan>> plan_for(const std::vector<Shape>& input_shapes);
+  Status compile(SpecializedPlan& sp);
 
   graph::Model model_;
   SessionOptions options_;
   std::vector<ValueInfo> inputs_, outputs_;
-  std::vector<plan::Partition> partitions_;
-  std::vector<std::unique_ptr<Executable>> executables_;
+  std::vector<plan::Partition> partitions_;  // on the symbolic graph: validation and placement before a run
+  SessionState backend_state_;  // outlives the executables that use it (declared before plans_)
   const graph::NodeEvaluator* evaluator_ = nullptr;
   std::mutex mutex_;  // run() may be called from several threads; one runs at a time
   std::map<std::string, std::shared_ptr<SpecializedPlan>> plans_;
+  std::shared_ptr<SpecializedPlan> last_plan_;  // the plan placement() reports
   Tensor arena_;  // uint8 storage, grown to the largest plan seen
 };
 

@@ -43,7 +43,7 @@ namespace {
 constexpr size_t kAlignment = 64;
 
 std::shared_ptr<void> aligned_storage(size_t bytes) {
-  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  const size_t rounded = (bytes + kTensorTailBytes + kAlignment - 1) / kAlignment * kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
   if (p == nullptr) return nullptr;
   std::memset(p, 0, rounded == 0 ? kAlignment : rounded);

@@ -26,6 +26,10 @@ Result<size_t> checked_byte_size(DType dtype, std::span<const int64_t> shape,
 // dimensions in malformed models turning into huge allocations.
 inline constexpr uint64_t kMaxTensorBytes = uint64_t{1} << 34;  // 16 GiB (less on wasm32)
 
+// Owned storage extends this many readable bytes past the data: SIMD kernels
+// (XNNPACK's among them) may read, never write, a little beyond the last element.
+inline constexpr size_t kTensorTailBytes = 64;
+
 class Tensor {
  public:
   Tensor() = default;

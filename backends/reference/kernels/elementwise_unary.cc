@@ -4,6 +4,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backends/reference/kernels/activation.h"
 #include "backends/reference/kernels/elementwise_internal.h"
 
 namespace tandem::reference {
@@ -56,14 +57,6 @@ T negate(T v) {
   } else {
     return -v;
   }
-}
-
-template <typename T>
-T sigmoid(T v) {
-  // Split by sign so exp never overflows.
-  if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-  const T e = std::exp(v);
-  return e / (T(1) + e);
 }
 
 template <typename T>
@@ -125,10 +118,7 @@ Status sign_k(KernelContext& ctx) {
 }
 
 Status relu_k(KernelContext& ctx) {
-  return numeric_map(ctx, [](auto v) -> decltype(v) {
-    using T = decltype(v);
-    return v > T(0) ? v : T(0);
-  });
+  return numeric_map(ctx, [](auto v) -> decltype(v) { return relu(v); });
 }
 
 Status leaky_relu_k(KernelContext& ctx) {
@@ -177,10 +167,7 @@ Status hard_sigmoid_k(KernelContext& ctx) {
 }
 
 Status hard_swish_k(KernelContext& ctx) {
-  return float_map(ctx, [](auto v) -> decltype(v) {
-    using T = decltype(v);
-    return v * std::max(T(0), std::min(T(1), v / T(6) + T(0.5)));
-  });
+  return float_map(ctx, [](auto v) -> decltype(v) { return hard_swish(v); });
 }
 
 Status thresholded_relu_k(KernelContext& ctx) {
@@ -368,6 +355,7 @@ void register_elementwise_unary_kernels() {
   register_kernel("", "ThresholdedRelu", thresholded_relu_k);
   register_kernel("", "Shrink", shrink_k);
   register_kernel("", "Gelu", gelu_k);
+  register_kernel(passes::kTandemDomain, "Gelu", gelu_k);  // fused by core/passes: ONNX Gelu's semantics
   register_kernel("", "Mish", mish_k);
   register_kernel("", "Clip", clip_k);
 }

@@ -1,5 +1,6 @@
-// Reference kernels: math family (MatMul, Gemm, Softmax/LogSoftmax/Hardmax,
-// CumSum, TopK, Det). Einsum lives in math_einsum.cc, the losses in math_loss.cc.
+// Reference kernels: math family (MatMul, Gemm, com.tandem.FullyConnected,
+// Softmax/LogSoftmax/Hardmax, CumSum, TopK, Det). Einsum lives in
+// math_einsum.cc, the losses in math_loss.cc.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -7,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backends/reference/kernels/activation.h"
 #include "backends/reference/kernels/common.h"
 #include "backends/reference/kernels/math_common.h"
 #include "backends/reference/kernels/math_gemm.h"
@@ -200,6 +202,43 @@ Status gemm(KernelContext& ctx) {
     return Status::ok();
   }));
   if (half) return emit_from_float32(ctx, 0, y, dtype);
+  return Status::ok();
+}
+
+// ---- com.tandem.FullyConnected (core/passes) -----------------------------------
+
+// Y[..., N] = X[..., K] @ W[K, N] (+ B[N]), then the node's activation. float32.
+Status fully_connected(KernelContext& ctx) {
+  if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.error("X and W are required");
+  const Tensor& x = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const bool has_b = ctx.has_input(2);
+  if (x.dtype() != DType::kFloat32 || w.dtype() != DType::kFloat32 ||
+      (has_b && ctx.input(2).dtype() != DType::kFloat32)) {
+    return ctx.error("inputs must be float32");
+  }
+  if (x.rank() == 0 || w.rank() != 2 || x.dim(x.rank() - 1) != w.dim(0)) {
+    return ctx.error("X " + shape_to_string(x.shape()) + " and W " + shape_to_string(w.shape()) +
+                     " do not make X[..., K] @ W[K, N]");
+  }
+  const int64_t K = w.dim(0), N = w.dim(1);
+  if (has_b && (ctx.input(2).rank() != 1 || ctx.input(2).dim(0) != N)) {
+    return ctx.error("B must be [" + std::to_string(N) + "], got " + shape_to_string(ctx.input(2).shape()));
+  }
+  TANDEM_ASSIGN_OR_RETURN(FusedActivation act, fused_activation(ctx));
+  Shape out_shape(x.shape().begin(), x.shape().end() - 1);
+  out_shape.push_back(N);
+  const int64_t rows = span_numel(x.shape(), 0, x.rank() - 1);
+  TANDEM_ASSIGN_OR_RETURN(Tensor y, ctx.allocate_output(0, DType::kFloat32, out_shape));
+  float* yp = y.data<float>();
+  const float* bp = has_b ? ctx.input(2).data<float>() : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < N; ++j) yp[r * N + j] = bp != nullptr ? bp[j] : 0.0f;
+  }
+  if (rows > 0 && N > 0 && K > 0) {
+    gemm_f32(false, false, rows, N, K, 1.0f, x.data<float>(), K, w.data<float>(), N, 1.0f, yp, N);
+  }
+  act.apply(yp, y.numel());
   return Status::ok();
 }
 
@@ -497,6 +536,7 @@ Status det(KernelContext& ctx) {
 void register_math_kernels() {
   register_kernel("", "MatMul", matmul);
   register_kernel("", "Gemm", gemm);
+  register_kernel(passes::kTandemDomain, "FullyConnected", fully_connected);
   register_kernel("", "Softmax", softmax_like<SoftmaxKind::kSoftmax>);
   register_kernel("", "LogSoftmax", softmax_like<SoftmaxKind::kLogSoftmax>);
   register_kernel("", "Hardmax", softmax_like<SoftmaxKind::kHardmax>);

@@ -1,5 +1,7 @@
-// Reference kernels: Conv (im2col + blocked GEMM), ConvTranspose (GEMM +
-// col2im) and Col2Im. Any number of spatial dims; float16 runs in float32.
+// Reference kernels: Conv (im2col + blocked GEMM) and com.tandem.FusedConv
+// (Conv + activation), ConvTranspose (GEMM + col2im) and Col2Im. Any number
+// of spatial dims; float16 runs in float32.
+#include "backends/reference/kernels/activation.h"
 #include "backends/reference/kernels/nn_common.h"
 
 namespace tandem::reference {
@@ -149,9 +151,14 @@ Status conv(KernelContext& ctx) {
   if (b0) {
     TANDEM_ASSIGN_OR_RETURN(b, to_float32(*b0));
   }
+  // com.tandem.FusedConv: Conv, then its activation on the result.
+  TANDEM_ASSIGN_OR_RETURN(FusedActivation act, fused_activation(ctx));
   TANDEM_ASSIGN_OR_RETURN(Tensor y, nn::output_buffer(ctx, 0, x0.dtype(), out_shape));
   TANDEM_RETURN_IF_ERROR(visit_float(x.dtype(), [&](auto tag) -> Status {
-    return conv_impl<decltype(tag)>(a, x, w, b0 ? &b : nullptr, y);
+    using T = decltype(tag);
+    TANDEM_RETURN_IF_ERROR(conv_impl<T>(a, x, w, b0 ? &b : nullptr, y));
+    act.apply(y.data<T>(), y.numel());
+    return Status::ok();
   }));
   return nn::finish_output(ctx, 0, x0.dtype(), y);
 }
@@ -326,6 +333,7 @@ Status col2im(KernelContext& ctx) {
 
 void register_nn_conv_kernels() {
   register_kernel("", "Conv", conv);
+  register_kernel(passes::kTandemDomain, "FusedConv", conv);
   register_kernel("", "ConvTranspose", conv_transpose);
   register_kernel("", "Col2Im", col2im);
 }

@@ -78,6 +78,7 @@ void register_elementwise_rules() {
                          "Shrink", "Gelu", "Mish", "Clip"}) {
     register_infer("", op, unary);
   }
+  register_infer("com.tandem", "Gelu", unary);  // fused by core/passes: ONNX Gelu's semantics
   register_infer("", "IsNaN", unary_to_bool);
   register_infer("", "IsInf", unary_to_bool);
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "BitShift", "BitwiseAnd", "BitwiseOr",

@@ -58,6 +58,24 @@ Status gemm(InferContext& ctx) {
   return Status::ok();
 }
 
+// com.tandem.FullyConnected (core/passes): Y[..., N] = X[..., K] @ W[K, N] (+ B[N]).
+Status fully_connected(InferContext& ctx) {
+  const TypeInfo& x = ctx.input_type(0);
+  const TypeInfo& w = ctx.input_type(1);
+  if (!is_tensor(x)) return Status::ok();
+  if (!x.has_shape || x.dims.empty() || !is_tensor(w) || !w.has_shape || w.dims.size() != 2) {
+    ctx.set_output_rank_unknown(0, x.dtype);
+    return Status::ok();
+  }
+  if (dims_conflict(x.dims.back(), w.dims[0])) {
+    return invalid_argument("FullyConnected inner dimensions differ: " + dims_str(x) + " and " + dims_str(w));
+  }
+  std::vector<Dim> out(x.dims.begin(), x.dims.end() - 1);
+  out.push_back(w.dims[1]);
+  ctx.set_output(0, x.dtype, out);
+  return Status::ok();
+}
+
 Status same_as_input0(InferContext& ctx) {
   if (is_tensor(ctx.input_type(0))) ctx.propagate(0, 0);
   return Status::ok();
@@ -145,6 +163,7 @@ Status loss(InferContext& ctx) {
 void register_math_rules() {
   register_infer("", "MatMul", matmul);
   register_infer("", "Gemm", gemm);
+  register_infer("com.tandem", "FullyConnected", fully_connected);
   register_infer("", "Einsum", einsum);
   for (const char* op : {"Softmax", "LogSoftmax", "Hardmax", "CumSum"}) register_infer("", op, same_as_input0);
   register_infer("", "TopK", topk);

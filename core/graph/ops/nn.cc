@@ -356,6 +356,7 @@ Status col2im(InferContext& ctx) {
 
 void register_nn_rules() {
   register_infer("", "Conv", conv);
+  register_infer("com.tandem", "FusedConv", conv);  // Conv + activation (core/passes): Conv's shapes
   register_infer("", "ConvTranspose", conv_transpose);
   register_infer("", "Col2Im", col2im);
   register_infer("", "MaxPool", pool);
