@@ -1,0 +1,71 @@
+# Fetches an upstream source tarball from Debian's archive by source-package
+# name and version, checks its sha256, and unpacks it once.
+#
+#   tandem_debian_source(<out_var> PACKAGE <name> VERSION <version> SHA256 <hash>)
+#
+# Tarballs are kept in build/downloads (shared by every preset); sources are
+# unpacked into build/sources/<name>-<version> (read-only use, shared too).
+# Set TANDEM_DEBIAN_MIRROR to use another mirror of the archive.
+set(TANDEM_DEBIAN_MIRROR "http://deb.debian.org/debian" CACHE STRING "Debian archive to fetch sources from")
+set(TANDEM_DOWNLOAD_DIR "${PROJECT_SOURCE_DIR}/build/downloads" CACHE PATH "where fetched tarballs are kept")
+set(TANDEM_SOURCES_DIR "${PROJECT_SOURCE_DIR}/build/sources" CACHE PATH "where fetched sources are unpacked")
+
+function(tandem_debian_source out_var)
+  cmake_parse_arguments(ARG "" "PACKAGE;VERSION;SHA256;PATCH" "" ${ARGN})
+  string(SUBSTRING "${ARG_PACKAGE}" 0 1 initial)
+  set(file "${ARG_PACKAGE}_${ARG_VERSION}.orig.tar.xz")
+  set(url "${TANDEM_DEBIAN_MIRROR}/pool/main/${initial}/${ARG_PACKAGE}/${file}")
+  set(tarball "${TANDEM_DOWNLOAD_DIR}/${file}")
+  set(dir "${TANDEM_SOURCES_DIR}/${ARG_PACKAGE}-${ARG_VERSION}")
+  set(stamp "${dir}/.tandem-unpacked-${ARG_SHA256}")
+  if(ARG_PATCH)
+    file(SHA256 "${ARG_PATCH}" patch_hash)
+    string(APPEND stamp "-${patch_hash}")
+  endif()
+  if(EXISTS "${stamp}")
+    set(${out_var} "${dir}" PARENT_SCOPE)
+    return()
+  endif()
+
+  if(EXISTS "${tarball}")
+    file(SHA256 "${tarball}" have)
+    if(NOT have STREQUAL ARG_SHA256)
+      message(STATUS "${file}: cached copy has the wrong sha256; fetching it again")
+      file(REMOVE "${tarball}")
+    endif()
+  endif()
+  if(NOT EXISTS "${tarball}")
+    message(STATUS "Fetching ${url}")
+    file(DOWNLOAD "${url}" "${tarball}.part" EXPECTED_HASH SHA256=${ARG_SHA256} STATUS result SHOW_PROGRESS)
+    list(GET result 0 code)
+    if(NOT code EQUAL 0)
+      list(GET result 1 why)
+      file(REMOVE "${tarball}.part")
+      message(FATAL_ERROR "Could not fetch ${ARG_PACKAGE} ${ARG_VERSION} from ${url}: ${why}\n"
+                          "Check that the Debian archive is reachable, or set -DTANDEM_DEBIAN_MIRROR=<mirror>.")
+    endif()
+    file(RENAME "${tarball}.part" "${tarball}")
+  endif()
+
+  # Unpack into a fresh folder; some tarballs have a top-level folder, some do not.
+  file(REMOVE_RECURSE "${dir}" "${dir}.unpack")
+  file(ARCHIVE_EXTRACT INPUT "${tarball}" DESTINATION "${dir}.unpack")
+  file(GLOB top LIST_DIRECTORIES true "${dir}.unpack/*")
+  list(LENGTH top n)
+  if(n EQUAL 1 AND IS_DIRECTORY "${top}")
+    file(RENAME "${top}" "${dir}")
+    file(REMOVE_RECURSE "${dir}.unpack")
+  else()
+    file(RENAME "${dir}.unpack" "${dir}")
+  endif()
+  if(ARG_PATCH)
+    find_program(TANDEM_PATCH patch REQUIRED)
+    execute_process(COMMAND "${TANDEM_PATCH}" -p1 --forward --input "${ARG_PATCH}"
+                    WORKING_DIRECTORY "${dir}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "Patch ${ARG_PATCH} does not apply to ${ARG_PACKAGE} ${ARG_VERSION}:\n${out}")
+    endif()
+  endif()
+  file(TOUCH "${stamp}")
+  set(${out_var} "${dir}" PARENT_SCOPE)
+endfunction()

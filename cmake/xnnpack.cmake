@@ -1,0 +1,25 @@
+# XNNPACK and its helpers, built from Debian's orig tarballs inside this build
+# tree (one version for native and wasm). Only production kernels are built.
+include(${CMAKE_CURRENT_LIST_DIR}/debian_source.cmake)
+
+tandem_debian_source(XNNPACK_SOURCE PACKAGE xnnpack VERSION 0.0~git20241108.4ea82e5
+  SHA256 90bde2caef0f880f627bab0dc805a86c4b8070cd98e3243db3046ab3f3be1a99)
+tandem_debian_source(PTHREADPOOL_SOURCE_DIR PACKAGE pthreadpool VERSION 0.0~git20240616.560c60d
+  SHA256 4cc3cbd933b28131d2a34edc54f76af9fb41bc490af5eae1a5bd3cd07ea90708)
+tandem_debian_source(CPUINFO_SOURCE_DIR PACKAGE cpuinfo VERSION 0.0~git20250905.877328f
+  SHA256 557ca404a3836b9f335a3a06b65ff9fe9dbaaefab7fb5c0185f53d9f33615a10)
+tandem_debian_source(FXDIV_SOURCE_DIR PACKAGE fxdiv VERSION 0.0~git20200417.b408327
+  SHA256 7953482badaf4cb34026c3487c257b8e4ab2df061c019bd6fabbbc12ad52c44b)
+
+set(XNNPACK_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+set(XNNPACK_BUILD_BENCHMARKS OFF CACHE BOOL "" FORCE)
+set(XNNPACK_BUILD_ALL_MICROKERNELS OFF CACHE BOOL "" FORCE)
+set(XNNPACK_LIBRARY_TYPE static CACHE STRING "" FORCE)
+set(XNNPACK_ENABLE_KLEIDIAI OFF CACHE BOOL "" FORCE)
+set(CPUINFO_SOURCE_DIR "${CPUINFO_SOURCE_DIR}" CACHE STRING "" FORCE)
+set(PTHREADPOOL_SOURCE_DIR "${PTHREADPOOL_SOURCE_DIR}" CACHE STRING "" FORCE)
+set(FXDIV_SOURCE_DIR "${FXDIV_SOURCE_DIR}" CACHE STRING "" FORCE)
+set(CPUINFO_LOG_LEVEL "error" CACHE STRING "" FORCE)
+
+# Third-party code is built with its own flags: no -Werror, no sanitizers.
+add_subdirectory(${XNNPACK_SOURCE} ${CMAKE_BINARY_DIR}/xnnpack EXCLUDE_FROM_ALL SYSTEM)
