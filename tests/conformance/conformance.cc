@@ -5,6 +5,10 @@
 // counted (and fails the suite) instead of ending the run.
 //
 //   tandem_conformance --data DIR [--filter SUBSTR] [--baseline FILE] [--report FILE] [--verbose]
+//                      [--backend auto|reference|xnnpack]
+//
+// --backend picks the session's backends (native/lib/backends.h); auto = this build's
+// defaults, best first (XNNPACK, then the reference kernels, when built with XNNPACK).
 #include <dirent.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,11 +21,13 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/model/onnx_reader.h"
 #include "core/runtime/session.h"
+#include "native/lib/backends.h"
 
 namespace {
 
@@ -118,8 +124,13 @@ struct Outcome {
   std::string detail;
 };
 
+// The backends every case runs on (--backend).
+std::vector<std::shared_ptr<tandem::Backend>> g_backends;
+
 Outcome run_case(const std::string& dir) {
-  auto session = tandem::Session::load(dir + "/model.onnx");
+  tandem::SessionOptions options;
+  options.backends = g_backends;
+  auto session = tandem::Session::load(dir + "/model.onnx", options);
   if (!session.is_ok()) {
     const bool unsupported = session.status().code() == tandem::StatusCode::kUnsupported;
     return {unsupported ? "unsupported" : "error", session.status().to_string()};
@@ -161,7 +172,12 @@ Outcome run_case(const std::string& dir) {
       if (!diff.empty()) return {"fail", "output '" + outputs[i].name + "': " + diff};
     }
   }
-  return {"pass", ""};
+  // Which backends ran nodes (the report shows it; the summary counts XNNPACK cases).
+  std::set<std::string> used;
+  for (const std::string& part : (*session)->placement()) used.insert(part.substr(0, part.find(':')));
+  std::string ran_on;
+  for (const std::string& b : used) ran_on += (ran_on.empty() ? "ran on " : ", ") + b;
+  return {"pass", ran_on};
 }
 
 // Runs one case in a child process; the verdict comes back through a pipe.
@@ -200,7 +216,7 @@ Outcome run_isolated(const std::string& dir, int timeout_s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data, filter, baseline_path, report_path;
+  std::string data, filter, baseline_path, report_path, backend = "auto";
   bool verbose = false;
   int timeout_s = 60;
   for (int i = 1; i < argc; ++i) {
@@ -211,12 +227,20 @@ int main(int argc, char** argv) {
     else if (a == "--baseline") baseline_path = next();
     else if (a == "--report") report_path = next();
     else if (a == "--timeout") timeout_s = std::atoi(next().c_str());
+    else if (a == "--backend") backend = next();
     else if (a == "--verbose" || a == "-v") verbose = true;
     else {
-      std::cerr << "usage: tandem_conformance --data DIR [--filter S] [--baseline F] [--report F] [--verbose]\n";
+      std::cerr << "usage: tandem_conformance --data DIR [--filter S] [--baseline F] [--report F] [--verbose]\n"
+                   "                          [--backend " << tandem::backend_choices() << "]\n";
       return 2;
     }
   }
+  auto backends = tandem::backends_named(backend);
+  if (!backends.is_ok()) {
+    std::cerr << "tandem_conformance: --backend: " << backends.status().message() << "\n";
+    return 2;
+  }
+  g_backends = std::move(backends).value();
   if (data.empty()) data = "/usr/share/libonnx-testdata/data/node";
   std::vector<std::string> cases = list_dir(data, "test_");
   if (cases.empty()) {
@@ -239,12 +263,19 @@ int main(int argc, char** argv) {
     results.emplace_back(c, o);
   }
   const int passed = counts["pass"];
-  std::cout << "conformance: " << passed << " passed, " << counts["fail"] << " failed, " << counts["error"]
+  std::cout << "conformance (--backend " << backend << "): " << passed << " passed, " << counts["fail"] << " failed, " << counts["error"]
             << " errors, " << counts["unsupported"] << " unsupported, " << counts["crash"] << " crashed, "
             << counts["timeout"] << " timed out, of " << results.size() << "\n";
+  for (const auto& b : g_backends) {
+    const std::string name(b->name());
+    const auto on_backend = std::count_if(results.begin(), results.end(), [&](const auto& r) {
+      return r.second.kind == "pass" && r.second.detail.find(name) != std::string::npos;
+    });
+    std::cout << "  " << on_backend << " passing cases ran nodes on " << name << "\n";
+  }
   if (!report_path.empty()) {
     std::ofstream r(report_path);
-    r << "# ONNX node conformance\n\n" << passed << " of " << results.size() << " cases pass (" << counts["fail"]
+    r << "# ONNX node conformance (--backend " << backend << ")\n\n" << passed << " of " << results.size() << " cases pass (" << counts["fail"]
       << " fail, " << counts["error"] << " error, " << counts["unsupported"] << " unsupported, " << counts["crash"]
       << " crash, " << counts["timeout"] << " timeout).\n\n| case | result | detail |\n|---|---|---|\n";
     for (const auto& [name, o] : results) {

@@ -3,7 +3,7 @@
 //
 //   node tests/models/parity.mjs TANDEM_BINARY [--models a,b] [--generated DIR] [--work DIR]
 //                                [--rtol 1e-4] [--atol 1e-5] [--timeout SECONDS]
-//                                [--model EXTRA.onnx ...]
+//                                [--model EXTRA.onnx ...] [--backend NAME] [--threads N]
 //   node tests/models/parity.mjs --self-test [...]
 //
 // Models: the exports of scripts/export_models.py (tests/models/generated/manifest.json) and the
@@ -13,6 +13,8 @@
 // |tandem - ort| <= atol + rtol * |ort| (see compare.mjs). Prints one line per case; exits 1 if
 // any case fails, 2 on a setup problem.
 //
+// --backend and --threads go to `tandem run` (default: the CLI's defaults, i.e. auto and one
+// thread per core).
 // --model adds any other model, fed seeded random inputs built from its declared input types
 // (symbolic dims = 1); --models then also filters those by name.
 // --self-test checks the .npy and comparison code, then runs the whole pipeline with a second
@@ -41,6 +43,7 @@ function setupError(msg) {
 function parseArgs(argv) {
   const o = {
     tandem: null, selfTest: false, models: null, extra: [], rtol: DEFAULT_RTOL, atol: DEFAULT_ATOL, timeout: 300,
+    backend: null, threads: null,
     generated: path.join(HERE, 'generated'), work: path.join(REPO, 'build', 'model_parity'),
   };
   for (let i = 0; i < argv.length; ++i) {
@@ -62,8 +65,14 @@ function parseArgs(argv) {
     else if (a === '--rtol') o.rtol = number();
     else if (a === '--atol') o.atol = number();
     else if (a === '--timeout') o.timeout = number();
-    else if (a === '-h' || a === '--help') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 20).join('\n'));
+    else if (a === '--backend') o.backend = value();
+    else if (a === '--threads') {
+      const n = number();
+      if (!Number.isInteger(n)) setupError('--threads needs a whole number (0 = one per core)');
+      o.threads = String(n);
+    } else if (a === '-h' || a === '--help') {
+      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'));
       process.exit(0);
     } else if (a.startsWith('-')) setupError(`unknown option '${a}' (see --help)`);
     else if (o.tandem === null) o.tandem = path.resolve(a);
@@ -203,10 +212,13 @@ async function runOrt(ort, modelPath, inputs, options = {}) {
 // The CLI names output files after the output, with '/', '\\' and ':' replaced by '_'.
 const outputFile = (dir, name) => path.join(dir, `${name.replace(/[/\\:]/g, '_')}.npy`);
 
-function runTandem(tandem, modelPath, inputFiles, outDir, timeoutS) {
+function runTandem(opts, modelPath, inputFiles, outDir) {
+  const { tandem, timeout: timeoutS } = opts;
   const args = ['run', modelPath];
   for (const [k, f] of Object.entries(inputFiles)) args.push('--input', `${k}=${f}`);
   args.push('--output-dir', outDir);
+  if (opts.backend !== null) args.push('--backend', opts.backend);
+  if (opts.threads !== null) args.push('--threads', opts.threads);
   const t0 = performance.now();
   const r = spawnSync(tandem, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
   const ms = performance.now() - t0;
@@ -263,7 +275,7 @@ async function runCase(ort, c, opts) {
   const outDir = path.join(caseDir, 'tandem');
   const cand = opts.selfTest
     ? await runOrtAsCandidate(ort, c.model, inputFiles, outDir)
-    : runTandem(opts.tandem, c.model, inputFiles, outDir, opts.timeout);
+    : runTandem(opts, c.model, inputFiles, outDir);
   const timing = `ort ${ref.ms.toFixed(1)} ms, ${opts.selfTest ? 'candidate' : 'tandem'} ${cand.ms.toFixed(0)} ms (process)`;
   if (cand.error) return { ok: false, line: cand.error };
 
@@ -347,7 +359,8 @@ async function main() {
   if (cases.length === 0) setupError('no model matches --models');
   mkdirSync(opts.work, { recursive: true });
   console.log(`model parity: ${cases.length} case${cases.length === 1 ? "" : "s"}, |tandem - ort| <= ${opts.atol} + ${opts.rtol}*|ort|, ` +
-    `onnxruntime-node ${ort.env.versions?.common ?? ''}, work dir ${opts.work}`);
+    `onnxruntime-node ${ort.env.versions?.common ?? ''}, tandem --backend ${opts.backend ?? 'auto'}` +
+    `${opts.threads !== null ? ` --threads ${opts.threads}` : ''}, work dir ${opts.work}`);
 
   const failed = [];
   const width = Math.max(...cases.map((c) => c.name.length));
