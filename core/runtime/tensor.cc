@@ -1,5 +1,9 @@
 #include "core/runtime/tensor.h"
 
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+#include <sys/mman.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -43,9 +47,18 @@ namespace {
 constexpr size_t kAlignment = 64;
 
 std::shared_ptr<void> aligned_storage(size_t bytes) {
-  const size_t rounded = (bytes + kTensorTailBytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+  size_t alignment = kAlignment;
+#if defined(MADV_HUGEPAGE)
+  // Big buffers (weights, arenas) on 2 MB pages: far fewer page faults when first touched.
+  constexpr size_t kHugePage = size_t{2} << 20;
+  if (bytes >= 2 * kHugePage) alignment = kHugePage;
+#endif
+  const size_t rounded = (bytes + kTensorTailBytes + alignment - 1) / alignment * alignment;
+  void* p = std::aligned_alloc(alignment, rounded == 0 ? alignment : rounded);
   if (p == nullptr) return nullptr;
+#if defined(MADV_HUGEPAGE)
+  if (alignment != kAlignment) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
   std::memset(p, 0, rounded == 0 ? kAlignment : rounded);
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
