@@ -23,6 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { numel, readNpy, writeNpy } from '../tests/models/npy.mjs';
+import { prng } from '../tests/models/prng.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -73,18 +74,6 @@ function parseArgs(argv) {
 }
 
 // ---- models and inputs ----------------------------------------------------------------------
-
-// mulberry32: seeded, so inputs are the same on every machine.
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniform(shape, seed) {
   const rnd = prng(seed);

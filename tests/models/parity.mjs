@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 
 import { compareArrays, DEFAULT_ATOL, DEFAULT_RTOL, describe, formatValue } from './compare.mjs';
 import { encodeNpy, parseNpy, readNpy, typedArrayFor, writeNpy } from './npy.mjs';
+import { prng } from './prng.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -92,18 +93,6 @@ async function loadOrt() {
 }
 
 // ---- inputs -------------------------------------------------------------------------------
-
-// mulberry32: a tiny seeded PRNG, so the synthetic audio is identical on every machine.
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // 16 kHz audio: a 220 Hz tone with a harmonic and a rising envelope, plus uniform noise.
 function syntheticAudio(samples, seed) {
