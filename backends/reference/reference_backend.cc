@@ -204,11 +204,7 @@ Status run_nodes(const graph::Graph& graph, const std::vector<size_t>& node_indi
                  const std::function<void(size_t)>& after_node) {
   for (size_t index : node_indices) {
     const graph::Node& node = graph.nodes[index];
-    bool folded = !node.outputs.empty();
-    for (graph::ValueId o : node.outputs) {
-      if (o != graph::kNoValue && !graph.values[static_cast<size_t>(o)].constant.has_value()) folded = false;
-    }
-    if (folded) continue;
+    if (graph::is_folded(graph, node)) continue;
     KernelFn fn = find_kernel(node.domain, node.op_type);
     if (fn == nullptr) return unsupported(node.describe() + " has no reference kernel");
     KernelContext ctx(node, scope);

@@ -124,8 +124,10 @@ class Lowerer {
     return define_static(dims, data.data());
   }
 
-  std::string key_of(ValueId v, const char* what) const {
+  // Store key for a transform of constant `v` (by address: the store pins the tensor).
+  std::string key_of(ValueId v, const char* what) {
     const Tensor& t = constant(v);
+    store_.pin(t);
     return std::string(what) + ":" + std::to_string(reinterpret_cast<uintptr_t>(t.raw_data())) + ":" + name(v);
   }
 
@@ -675,9 +677,9 @@ Status Lowerer::lower_concat(const Node& n) {
     if (shape_numel(s) != 0) ins.push_back(n.inputs[i]);
   }
   if (ins.empty()) return unsupported(n.describe() + ": all inputs empty");
+  // NHWC when every input already is (constants would need permuting: ONNX layout then).
   bool all_nhwc = out.size() == 4;
-  for (ValueId v : ins) all_nhwc = all_nhwc && (is_constant(v) || stored_layout(v) == Layout::kNhwc);
-  for (ValueId v : ins) all_nhwc = all_nhwc && !is_constant(v);
+  for (ValueId v : ins) all_nhwc = all_nhwc && !is_constant(v) && stored_layout(v) == Layout::kNhwc;
   const Layout layout = all_nhwc ? Layout::kNhwc : Layout::kNative;
   if (all_nhwc) axis = static_cast<int64_t>(kFromNhwc[axis]);
   std::vector<uint32_t> ids;
@@ -695,7 +697,6 @@ Status Lowerer::lower_concat(const Node& n) {
     return xnn_check(xnn_define_copy(sg_, ids[0], y, 0), n, "a copy");
   }
   // XNNPACK concatenates up to 5 inputs per node; longer lists are chained.
-  const Shape stored_out = all_nhwc ? nhwc_dims(out) : out;
   std::vector<Shape> shapes;
   for (ValueId v : ins) {
     TANDEM_ASSIGN_OR_RETURN(Shape s, shape(v));
@@ -724,9 +725,7 @@ Status Lowerer::lower_concat(const Node& n) {
     shapes.erase(shapes.begin(), shapes.begin() + static_cast<std::ptrdiff_t>(take));
     ids.insert(ids.begin(), y);
     shapes.insert(shapes.begin(), part);
-    if (ids.size() == 1) break;
   }
-  (void)stored_out;
   return Status::ok();
 }
 
@@ -1142,15 +1141,9 @@ Boundary find_boundary(const Graph& g, const std::vector<size_t>& nodes) {
   std::set<size_t> inside(nodes.begin(), nodes.end());
   std::set<ValueId> produced, seen_in;
   Boundary b;
-  auto folded = [&](const Node& n) {
-    for (ValueId o : n.outputs) {
-      if (o != graph::kNoValue && !g.values[static_cast<size_t>(o)].constant) return false;
-    }
-    return true;
-  };
   for (size_t i : nodes) {
     const Node& n = g.nodes[i];
-    if (folded(n)) continue;
+    if (graph::is_folded(g, n)) continue;
     for (ValueId v : n.inputs) {
       if (v == graph::kNoValue || g.values[static_cast<size_t>(v)].constant || produced.count(v)) continue;
       if (seen_in.insert(v).second) b.inputs.push_back(v);
@@ -1270,11 +1263,7 @@ Status lower_partition(const Graph& g, const std::vector<size_t>& nodes, const B
   for (ValueId v : b.outputs) l.add_external_output(v, ext++);
   for (size_t i : nodes) {
     const Node& n = g.nodes[i];
-    bool folded = !n.outputs.empty();
-    for (ValueId o : n.outputs) {
-      if (o != graph::kNoValue && !g.values[static_cast<size_t>(o)].constant) folded = false;
-    }
-    if (folded) continue;
+    if (graph::is_folded(g, n)) continue;
     TANDEM_RETURN_IF_ERROR(l.lower(n));
   }
   return l.check_outputs_defined();

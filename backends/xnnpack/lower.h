@@ -24,8 +24,8 @@ namespace tandem::xnnpack {
 enum class Layout { kNative, kNhwc };
 
 // Constant data XNNPACK reads from: transformed weights (OIHW -> OHWI, NHWC
-// broadcast constants, folded BatchNorm factors). Owned by the executable and
-// shared by every runtime built for it, so a second input shape reuses them.
+// broadcast constants, folded BatchNorm factors). Owned by the session and
+// shared by every runtime of the session, so a second input shape reuses them.
 class ConstantStore {
  public:
   // Returns stable storage for `key`, filling it with `make` the first time.
@@ -35,9 +35,13 @@ class ConstantStore {
     if (it == buffers_.end()) it = buffers_.emplace(key, std::make_unique<std::vector<float>>(make())).first;
     return *it->second;
   }
+  // Keeps `source` alive while the store lives: keys name sources by address,
+  // which must not be reused by another tensor.
+  void pin(const Tensor& source) { pinned_.emplace(source.raw_data(), source); }
 
  private:
   std::map<std::string, std::unique_ptr<std::vector<float>>> buffers_;
+  std::map<const void*, Tensor> pinned_;
 };
 
 // Which partition values cross its boundary, in external-id order.

@@ -72,6 +72,7 @@ class SessionContext {
   SessionContext& operator=(const SessionContext&) = delete;
 
   pthreadpool_t pool() const { return pool_; }
+  ConstantStore& constants() { return constants_; }
   xnn_weights_cache_t cache() const { return cache_; }
   bool cache_finalized() const { return finalized_; }
   // XNNPACK needs the cache finalized before a runtime runs. Soft finalization
@@ -88,6 +89,7 @@ class SessionContext {
   pthreadpool_t pool_;
   xnn_weights_cache_t cache_ = nullptr;
   bool finalized_ = false;
+  ConstantStore constants_;  // transformed weights, shared by every shape's runtimes
 };
 
 std::shared_ptr<SessionContext> session_context(const graph::Graph& g, const CompileOptions& options) {
@@ -122,17 +124,43 @@ struct SubgraphDeleter {
   void operator()(xnn_subgraph* s) const { xnn_delete_subgraph(s); }
 };
 
+// Builds the XNNPACK runtime for one partition of a shape-specialised graph.
+// A lowering XNNPACK rejects is recorded (kUnsupported) for the fallback.
+Status build(const graph::Graph& g, const std::vector<size_t>& nodes, SessionContext& context, Compiled& c) {
+  c.boundary = find_boundary(g, nodes);
+  const auto externals = static_cast<uint32_t>(c.boundary.inputs.size() + c.boundary.outputs.size());
+  xnn_subgraph_t raw = nullptr;
+  if (xnn_create_subgraph(externals, 0, &raw) != xnn_status_success) return out_of_memory("XNNPACK subgraph");
+  std::unique_ptr<xnn_subgraph, SubgraphDeleter> subgraph(raw);
+  TANDEM_RETURN_IF_ERROR(lower_partition(g, nodes, c.boundary, subgraph.get(), context.constants(), c.pinned));
+  // A finalized cache hands out weights it already holds; a runtime that brings
+  // new weights (a shape that lowers differently) packs them itself instead.
+  // Workers go back to the OS between runs instead of spinning: runs are intermittent.
+  const uint32_t flags = XNN_FLAG_YIELD_WORKERS | (profile_mode() ? XNN_FLAG_BASIC_PROFILING : 0);
+  xnn_status s = xnn_create_runtime_v3(subgraph.get(), context.cache(), context.pool(), flags, &c.runtime);
+  if (s != xnn_status_success && context.cache() != nullptr && context.cache_finalized()) {
+    s = xnn_create_runtime_v3(subgraph.get(), nullptr, context.pool(), flags, &c.runtime);
+  }
+  if (s != xnn_status_success) return unsupported("XNNPACK could not create a runtime (" + status_name(s) + ")");
+  return Status::ok();
+}
+
+// One partition for one set of input shapes (sessions compile per shape).
 class XnnpackExecutable : public Executable {
  public:
   XnnpackExecutable(std::vector<size_t> nodes, std::shared_ptr<SessionContext> context,
                     std::unique_ptr<Executable> fallback)
       : nodes_(std::move(nodes)), context_(std::move(context)), fallback_(std::move(fallback)) {}
-  ~XnnpackExecutable() override { compiled_.clear(); }  // runtimes before the context they point into
 
-  Status prepare(const graph::Graph& g) { return compiled_for(g).status(); }
+  // Lowers and packs the weights now, at compile time.
+  Status prepare(const graph::Graph& g) {
+    compiled_.lowering = build(g, nodes_, *context_, compiled_);
+    const bool fallback_ok = compiled_.lowering.code() == StatusCode::kUnsupported;
+    return compiled_.lowering.is_ok() || fallback_ok ? Status::ok() : compiled_.lowering;
+  }
 
   Status run(ExecutionFrame& frame) override {
-    TANDEM_ASSIGN_OR_RETURN(Compiled * c, compiled_for(frame.graph()));
+    Compiled* c = &compiled_;
     if (c->runtime == nullptr) {
       if (strict_mode() || fallback_ == nullptr) return c->lowering;
       return fallback_->run(frame);
@@ -170,44 +198,10 @@ class XnnpackExecutable : public Executable {
   }
 
  private:
-  // Runtimes are keyed by the graph's input shapes, which fix every shape in
-  // the specialised graph. Packed weights are shared through the weights cache.
-  Result<Compiled*> compiled_for(const graph::Graph& g) {
-    std::string key;
-    for (graph::ValueId id : g.inputs) key += g.values[static_cast<size_t>(id)].type.to_string() + ";";
-    auto it = compiled_.find(key);
-    if (it != compiled_.end()) return it->second.get();
-    if (compiled_.size() >= 16) compiled_.clear();
-    auto c = std::make_unique<Compiled>();
-    c->lowering = build(g, *c);
-    if (!c->lowering.is_ok() && c->lowering.code() != StatusCode::kUnsupported) return c->lowering;
-    return (compiled_[key] = std::move(c)).get();
-  }
-
-  Status build(const graph::Graph& g, Compiled& c) {
-    c.boundary = find_boundary(g, nodes_);
-    const auto externals = static_cast<uint32_t>(c.boundary.inputs.size() + c.boundary.outputs.size());
-    xnn_subgraph_t raw = nullptr;
-    if (xnn_create_subgraph(externals, 0, &raw) != xnn_status_success) return out_of_memory("XNNPACK subgraph");
-    std::unique_ptr<xnn_subgraph, SubgraphDeleter> subgraph(raw);
-    TANDEM_RETURN_IF_ERROR(lower_partition(g, nodes_, c.boundary, subgraph.get(), store_, c.pinned));
-    // A finalized cache hands out weights it already holds; a runtime that brings
-    // new weights (a shape that lowers differently) packs them itself instead.
-    // Workers go back to the OS between runs instead of spinning: runs are intermittent.
-    const uint32_t flags = XNN_FLAG_YIELD_WORKERS | (profile_mode() ? XNN_FLAG_BASIC_PROFILING : 0);
-    xnn_status s = xnn_create_runtime_v3(subgraph.get(), context_->cache(), context_->pool(), flags, &c.runtime);
-    if (s != xnn_status_success && context_->cache() != nullptr && context_->cache_finalized()) {
-      s = xnn_create_runtime_v3(subgraph.get(), nullptr, context_->pool(), flags, &c.runtime);
-    }
-    if (s != xnn_status_success) return unsupported("XNNPACK could not create a runtime (" + status_name(s) + ")");
-    return Status::ok();
-  }
-
   std::vector<size_t> nodes_;
-  std::shared_ptr<SessionContext> context_;
+  std::shared_ptr<SessionContext> context_;  // outlives compiled_'s runtime
   std::unique_ptr<Executable> fallback_;
-  ConstantStore store_;
-  std::map<std::string, std::unique_ptr<Compiled>> compiled_;
+  Compiled compiled_;
 };
 
 class XnnpackBackend : public Backend {

@@ -189,4 +189,12 @@ Status Graph::finalize() {
   return Status::ok();
 }
 
+bool is_folded(const Graph& g, const Node& n) {
+  if (n.outputs.empty()) return false;
+  for (ValueId o : n.outputs) {
+    if (o != kNoValue && !g.values[static_cast<size_t>(o)].constant.has_value()) return false;
+  }
+  return true;
+}
+
 }  // namespace tandem::graph

@@ -120,6 +120,9 @@ class Graph {
   std::unordered_map<std::string, ValueId> by_name_;
 };
 
+// A node whose outputs were all folded to constants: nothing runs it.
+bool is_folded(const Graph& g, const Node& n);
+
 // Everything a model file carries besides the graph.
 struct Model {
   int64_t ir_version = 0;

@@ -173,14 +173,6 @@ bool near(double value, double expected, double rel) {
   return std::fabs(value - expected) <= rel * std::fabs(expected);
 }
 
-bool is_folded(const graph::Graph& g, const graph::Node& n) {
-  if (n.outputs.empty()) return false;
-  for (graph::ValueId o : n.outputs) {
-    if (o != graph::kNoValue && !g.values[static_cast<size_t>(o)].constant.has_value()) return false;
-  }
-  return true;
-}
-
 bool is_f32(const graph::Graph& g, graph::ValueId v) {
   if (v == graph::kNoValue) return false;
   const graph::TypeInfo& t = g.values[static_cast<size_t>(v)].type;

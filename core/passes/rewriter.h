@@ -68,8 +68,7 @@ bool near(double value, double expected, double rel = 1e-6);
 // Node predicates.
 inline bool is_onnx(const graph::Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
 inline bool is_tandem(const graph::Node& n, const char* op) { return n.domain == kTandemDomain && n.op_type == op; }
-// A node whose outputs were all folded to constants (it never runs).
-bool is_folded(const graph::Graph& g, const graph::Node& n);
+using graph::is_folded;
 // Value v is a float32 tensor (per its inferred type).
 bool is_f32(const graph::Graph& g, graph::ValueId v);
 

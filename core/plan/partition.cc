@@ -3,17 +3,6 @@
 #include <set>
 
 namespace tandem::plan {
-namespace {
-
-bool folded(const graph::Graph& g, const graph::Node& node) {
-  if (node.outputs.empty()) return false;
-  for (graph::ValueId o : node.outputs) {
-    if (o != graph::kNoValue && !g.values[static_cast<size_t>(o)].constant.has_value()) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 Result<std::vector<Partition>> partition_graph(const graph::Graph& graph,
                                                const std::vector<std::shared_ptr<Backend>>& backends) {
@@ -21,7 +10,7 @@ Result<std::vector<Partition>> partition_graph(const graph::Graph& graph,
   std::set<std::string> missing;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const graph::Node& node = graph.nodes[i];
-    if (folded(graph, node)) continue;  // its outputs are constants: nothing to run
+    if (graph::is_folded(graph, node)) continue;  // its outputs are constants: nothing to run
     size_t chosen = backends.size();
     for (size_t b = 0; b < backends.size(); ++b) {
       if (backends[b]->supports(node, graph)) {
