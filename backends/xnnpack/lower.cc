@@ -1139,28 +1139,36 @@ int rank_of(const Graph& g, ValueId v) {
 
 Boundary find_boundary(const Graph& g, const std::vector<size_t>& nodes) {
   std::set<size_t> inside(nodes.begin(), nodes.end());
-  std::set<ValueId> produced, seen_in;
+  std::set<ValueId> needed(g.outputs.begin(), g.outputs.end());  // read after the partition
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (inside.count(i)) continue;
+    for (ValueId v : g.nodes[i].inputs) needed.insert(v);
+    for (ValueId v : g.nodes[i].implicit_inputs) needed.insert(v);
+  }
+  const std::set<ValueId> read_outside = needed;
+  // Live nodes, found backwards: XNNPACK rejects (aborts, in debug builds) a node nobody reads.
   Boundary b;
-  for (size_t i : nodes) {
-    const Node& n = g.nodes[i];
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    const Node& n = g.nodes[*it];
     if (graph::is_folded(g, n)) continue;
-    for (ValueId v : n.inputs) {
+    const bool live = std::any_of(n.outputs.begin(), n.outputs.end(), [&](ValueId o) { return needed.count(o) > 0; });
+    if (!live) continue;
+    b.nodes.insert(b.nodes.begin(), *it);
+    needed.insert(n.inputs.begin(), n.inputs.end());
+  }
+  std::set<ValueId> produced, seen_in;
+  for (size_t i : b.nodes) {
+    for (ValueId v : g.nodes[i].inputs) {
       if (v == graph::kNoValue || g.values[static_cast<size_t>(v)].constant || produced.count(v)) continue;
       if (seen_in.insert(v).second) b.inputs.push_back(v);
     }
-    for (ValueId o : n.outputs) {
+    for (ValueId o : g.nodes[i].outputs) {
       if (o != graph::kNoValue) produced.insert(o);
     }
   }
-  std::set<ValueId> read_outside(g.outputs.begin(), g.outputs.end());
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (inside.count(i)) continue;
-    for (ValueId v : g.nodes[i].inputs) read_outside.insert(v);
-    for (ValueId v : g.nodes[i].implicit_inputs) read_outside.insert(v);
-  }
-  for (size_t i : nodes) {
+  for (size_t i : b.nodes) {
     for (ValueId o : g.nodes[i].outputs) {
-      if (o != graph::kNoValue && produced.count(o) && read_outside.count(o) &&
+      if (o != graph::kNoValue && read_outside.count(o) &&
           std::find(b.outputs.begin(), b.outputs.end(), o) == b.outputs.end()) {
         b.outputs.push_back(o);
       }
@@ -1255,15 +1263,14 @@ bool can_lower(const Node& n, const Graph& g) {
   return false;
 }
 
-Status lower_partition(const Graph& g, const std::vector<size_t>& nodes, const Boundary& b, xnn_subgraph_t subgraph,
+Status lower_partition(const Graph& g, const Boundary& b, xnn_subgraph_t subgraph,
                        ConstantStore& store, std::vector<Tensor>& pinned) {
   Lowerer l(g, subgraph, store, pinned);
   uint32_t ext = 0;
   for (ValueId v : b.inputs) TANDEM_RETURN_IF_ERROR(l.add_external_input(v, ext++));
   for (ValueId v : b.outputs) l.add_external_output(v, ext++);
-  for (size_t i : nodes) {
+  for (size_t i : b.nodes) {
     const Node& n = g.nodes[i];
-    if (graph::is_folded(g, n)) continue;
     TANDEM_RETURN_IF_ERROR(l.lower(n));
   }
   return l.check_outputs_defined();

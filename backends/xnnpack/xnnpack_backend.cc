@@ -128,11 +128,12 @@ struct SubgraphDeleter {
 // A lowering XNNPACK rejects is recorded (kUnsupported) for the fallback.
 Status build(const graph::Graph& g, const std::vector<size_t>& nodes, SessionContext& context, Compiled& c) {
   c.boundary = find_boundary(g, nodes);
+  if (c.boundary.nodes.empty()) return Status::ok();  // nothing anyone reads: nothing to run
   const auto externals = static_cast<uint32_t>(c.boundary.inputs.size() + c.boundary.outputs.size());
   xnn_subgraph_t raw = nullptr;
   if (xnn_create_subgraph(externals, 0, &raw) != xnn_status_success) return out_of_memory("XNNPACK subgraph");
   std::unique_ptr<xnn_subgraph, SubgraphDeleter> subgraph(raw);
-  TANDEM_RETURN_IF_ERROR(lower_partition(g, nodes, c.boundary, subgraph.get(), context.constants(), c.pinned));
+  TANDEM_RETURN_IF_ERROR(lower_partition(g, c.boundary, subgraph.get(), context.constants(), c.pinned));
   // A finalized cache hands out weights it already holds; a runtime that brings
   // new weights (a shape that lowers differently) packs them itself instead.
   // Workers go back to the OS between runs instead of spinning: runs are intermittent.
@@ -161,6 +162,7 @@ class XnnpackExecutable : public Executable {
 
   Status run(ExecutionFrame& frame) override {
     Compiled* c = &compiled_;
+    if (c->boundary.nodes.empty() && c->lowering.is_ok()) return Status::ok();
     if (c->runtime == nullptr) {
       if (strict_mode() || fallback_ == nullptr) return c->lowering;
       return fallback_->run(frame);

@@ -167,6 +167,26 @@ TEST(Xnnpack, MixedPartitionsHandOverValues) {
   expect_close((*got)[0].second.tensor(), (*want)[0].second.tensor());
 }
 
+// Nodes nobody reads are not handed to XNNPACK (its optimizer aborts on a
+// consumer it removed itself; found by the loader fuzzer).
+TEST(Xnnpack, DeadNodesAreLeftOut) {
+  ModelBuilder b;
+  b.inputs = {{"x", DType::kFloat32, {1, 4}}};
+  b.outputs = {{"z", DType::kFloat32, {1, 4}}};
+  b.nodes = {
+      {"Relu", {"x"}, {"h"}},
+      {"Relu", {"h"}, {"dead"}},  // read by nobody
+      {"Sigmoid", {"x"}, {"z"}},
+  };
+  NamedValues feeds = {{"x", Value(random_tensor({1, 4}, 3))}};
+  std::vector<std::string> placement;
+  auto got = run_with(b, feeds, xnnpack_first(), 1, &placement);
+  auto want = run_with(b, feeds, {reference::make_backend()}, 1);
+  ASSERT_TRUE(got.is_ok()) << got.status().message();
+  ASSERT_TRUE(want.is_ok());
+  expect_close((*got)[0].second.tensor(), (*want)[0].second.tensor());
+}
+
 }  // namespace
 }  // namespace tandem
 
