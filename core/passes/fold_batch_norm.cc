@@ -35,7 +35,7 @@ Result<int> fold_batch_norm(Rewriter& rw) {
     const graph::Node& conv = rw.node(static_cast<size_t>(ci));
     const bool transpose = is_onnx(conv, "ConvTranspose");
     if (!(is_onnx(conv, "Conv") || transpose) || conv.outputs.size() != 1 || is_folded(g, conv)) continue;
-    if (!is_f32(g, conv.inputs[0])) continue;
+    if (!conv.has_input(0) || !is_f32(g, conv.inputs[0])) continue;
     const Tensor* w = rw.const_f32_input(conv, 1);
     if (w == nullptr || w->rank() < 3) continue;
     const int64_t group = conv.attr_int("group", 1);

@@ -62,7 +62,9 @@ Result<int> fuse_activations(Rewriter& rw) {
     const graph::Node& n = rw.node(i);
     const bool conv = is_onnx(n, "Conv");
     if (!(conv || is_tandem(n, "FullyConnected")) || n.attr("activation") != nullptr) continue;
-    if (is_folded(g, n) || n.outputs.size() != 1 || !n.has_output(0) || !is_f32(g, n.inputs[0])) continue;
+    if (is_folded(g, n) || n.outputs.size() != 1 || !n.has_output(0) || !n.has_input(0) || !is_f32(g, n.inputs[0])) {
+      continue;  // malformed nodes (no input) are left for the kernels to reject
+    }
     const graph::ValueId y = n.outputs[0];
     const int32_t ai = rw.sole_reader(y);
     if (ai < 0) continue;

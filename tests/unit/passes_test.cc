@@ -632,5 +632,21 @@ TEST(PassesTest, InputsOutputsAndNamesSurvive) {
   EXPECT_EQ(facts->weight_bytes, (4u * 6 * 9 + 4 + 1000 + 10) * 4);
 }
 
+// A Conv with no inputs (found by the loader fuzzer) is left alone by the
+// passes and rejected with an error when run, never read out of bounds.
+TEST(Passes, MalformedConvIsLeftForTheKernel) {
+  ModelBuilder b;
+  b.inputs = {{"x", DType::kFloat32, {1, 1, 2, 2}}};
+  b.outputs = {{"y", DType::kFloat32, {}}};
+  b.nodes = {{"Conv", {}, {"c"}}, {"Relu", {"c"}, {"y"}}};
+  const std::string bytes = b.build();
+  auto s = Session::load(as_bytes(bytes));
+  if (!s.is_ok()) return;  // refusing at load is as good
+  NamedValues feeds = {{"x", Value(Tensor::from_vector<float>({1, 1, 2, 2}, random_floats(4, 1)))}};
+  auto out = (*s)->run(feeds);
+  ASSERT_FALSE(out.is_ok());
+  EXPECT_NE(out.status().message().find("input 0 is required"), std::string::npos) << out.status().message();
+}
+
 }  // namespace
 }  // namespace tandem
