@@ -173,6 +173,11 @@ class Lowerer {
     return id;
   }
 
+  // `v` in the given layout.
+  Result<uint32_t> in_layout(ValueId v, Layout layout, const Node& n) {
+    return layout == Layout::kNhwc ? nhwc(v, n) : native(v, n);
+  }
+
   static std::vector<float> permute_nchw_to_nhwc(const float* src, const Shape& d) {
     const int64_t N = d[0], C = d[1], H = d[2], W = d[3];
     std::vector<float> out(static_cast<size_t>(N * C * H * W));
@@ -319,12 +324,7 @@ Status Lowerer::apply_activation(const Node& n, ValueId out, Layout layout, cons
 
 Status Lowerer::lower_unary(const Node& n, xnn_unary_operator op, const xnn_unary_params* params) {
   const Layout layout = stored_layout(n.inputs[0]);
-  uint32_t x = 0;
-  if (layout == Layout::kNhwc) {
-    TANDEM_ASSIGN_OR_RETURN(x, nhwc(n.inputs[0], n));
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(x, native(n.inputs[0], n));
-  }
+  TANDEM_ASSIGN_OR_RETURN(uint32_t x, in_layout(n.inputs[0], layout, n));
   TANDEM_ASSIGN_OR_RETURN(uint32_t y, output(n.outputs[0], layout));
   if (op == xnn_unary_invalid) return xnn_check(xnn_define_copy(sg_, x, y, 0), n, "a copy");
   return xnn_check(xnn_define_unary(sg_, op, params, x, y, 0), n, "the operator");
@@ -684,12 +684,7 @@ Status Lowerer::lower_concat(const Node& n) {
   if (all_nhwc) axis = static_cast<int64_t>(kFromNhwc[axis]);
   std::vector<uint32_t> ids;
   for (ValueId v : ins) {
-    uint32_t id = 0;
-    if (all_nhwc) {
-      TANDEM_ASSIGN_OR_RETURN(id, nhwc(v, n));
-    } else {
-      TANDEM_ASSIGN_OR_RETURN(id, native(v, n));
-    }
+    TANDEM_ASSIGN_OR_RETURN(uint32_t id, in_layout(v, layout, n));
     ids.push_back(id);
   }
   if (ids.size() == 1) {
@@ -842,12 +837,7 @@ Status Lowerer::lower_pad(const Node& n) {
     pre[at] = static_cast<size_t>(pads[d]);
     post[at] = static_cast<size_t>(pads[d + r]);
   }
-  uint32_t x = 0;
-  if (in_nhwc) {
-    TANDEM_ASSIGN_OR_RETURN(x, nhwc(n.inputs[0], n));
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(x, native(n.inputs[0], n));
-  }
+  TANDEM_ASSIGN_OR_RETURN(uint32_t x, in_layout(n.inputs[0], in_nhwc ? Layout::kNhwc : Layout::kNative, n));
   TANDEM_ASSIGN_OR_RETURN(uint32_t y, output(n.outputs[0], in_nhwc ? Layout::kNhwc : Layout::kNative));
   return xnn_check(xnn_define_static_constant_pad(sg_, pre.data(), post.data(), value, x, y, 0), n, "the pad");
 }
@@ -877,12 +867,7 @@ Status Lowerer::lower_reduce(const Node& n, xnn_reduce_operator op) {
   std::vector<int64_t> xaxes;
   for (int64_t a : unique) xaxes.push_back(use_nhwc ? static_cast<int64_t>(kFromNhwc[a]) : a);
   std::sort(xaxes.begin(), xaxes.end());
-  uint32_t x = 0;
-  if (use_nhwc) {
-    TANDEM_ASSIGN_OR_RETURN(x, nhwc(n.inputs[0], n));
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(x, native(n.inputs[0], n));
-  }
+  TANDEM_ASSIGN_OR_RETURN(uint32_t x, in_layout(n.inputs[0], use_nhwc ? Layout::kNhwc : Layout::kNative, n));
   TANDEM_ASSIGN_OR_RETURN(uint32_t y, output(n.outputs[0], use_nhwc && keep ? Layout::kNhwc : Layout::kNative));
   return xnn_check(xnn_define_static_reduce_v2(sg_, op, xaxes.size(), xaxes.data(), x, y, keep ? XNN_FLAG_KEEP_DIMS : 0),
                    n, "the reduction");
@@ -961,12 +946,7 @@ Status Lowerer::lower_batch_norm(const Node& n) {
     for (size_t c = 0; c < out.size(); ++c) out[c] = bias[c] - mean[c] * scale[c] / std::sqrt(var[c] + eps);
     return out;
   }));
-  uint32_t x = 0;
-  if (use_nhwc) {
-    TANDEM_ASSIGN_OR_RETURN(x, nhwc(n.inputs[0], n));
-  } else {
-    TANDEM_ASSIGN_OR_RETURN(x, native(n.inputs[0], n));
-  }
+  TANDEM_ASSIGN_OR_RETURN(uint32_t x, in_layout(n.inputs[0], use_nhwc ? Layout::kNhwc : Layout::kNative, n));
   const uint32_t scaled = define_internal(use_nhwc ? nhwc_dims(in) : in);
   TANDEM_RETURN_IF_ERROR(xnn_check(xnn_define_binary(sg_, xnn_binary_multiply, nullptr, x, s, scaled, 0), n, "a scale"));
   TANDEM_ASSIGN_OR_RETURN(uint32_t y, output(n.outputs[0], use_nhwc ? Layout::kNhwc : Layout::kNative));
