@@ -1,6 +1,8 @@
 #include "core/runtime/tandem.h"
 
+#include <cstddef>
 #include <cstring>
+#include <map>
 #include <new>
 #include <string>
 
@@ -8,6 +10,7 @@
 
 struct tandem_session {
   std::unique_ptr<tandem::Session> session;
+  std::string placement;  // tandem_session_placement's result
 };
 
 struct tandem_tensor {
@@ -42,13 +45,116 @@ tandem_status guarded(Fn&& fn) {
 
 tandem_status finish_load(tandem::Result<std::unique_ptr<tandem::Session>> r, tandem_session** out) {
   if (!r.is_ok()) return fail(r.status());
-  *out = new tandem_session{std::move(r).value()};
+  *out = new tandem_session{std::move(r).value(), {}};
   return TANDEM_OK;
+}
+
+tandem::SessionOptions to_session_options(const tandem_session_options* o) {
+  tandem::SessionOptions options;
+  if (o == nullptr) return options;
+  // Read only the fields the caller's version of the struct has.
+  const uint32_t size = o->struct_size;
+  if (size >= offsetof(tandem_session_options, optimize) + sizeof(int32_t)) {
+    options.threads = o->threads;
+    options.optimize = o->optimize != 0;
+  }
+  if (size >= offsetof(tandem_session_options, memory_limit_bytes) + sizeof(uint64_t)) {
+    options.memory_limit_bytes = o->memory_limit_bytes;
+  }
+  return options;
+}
+
+const tandem::ValueInfo* io_info(const tandem_session* s, int32_t is_output, size_t index) {
+  if (s == nullptr) return nullptr;
+  const auto& list = is_output ? s->session->outputs() : s->session->inputs();
+  return index < list.size() ? &list[index] : nullptr;
+}
+
+const tandem::graph::Dim* io_dim(const tandem_session* s, int32_t is_output, size_t index, size_t axis) {
+  const tandem::ValueInfo* info = io_info(s, is_output, index);
+  if (info == nullptr || !info->type.has_shape || axis >= info->type.dims.size()) return nullptr;
+  return &info->type.dims[axis];
 }
 
 }  // namespace
 
 extern "C" {
+
+void tandem_session_options_init(tandem_session_options* o) {
+  if (o == nullptr) return;
+  *o = tandem_session_options{};
+  o->struct_size = sizeof(tandem_session_options);
+  o->optimize = 1;
+}
+
+tandem_status tandem_session_load_bytes_with(const void* data, size_t size, const tandem_session_options* options,
+                                             tandem_session** out) {
+  if (data == nullptr || out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "data and out must not be null");
+  return guarded([&] {
+    return finish_load(tandem::Session::load(std::span<const uint8_t>(static_cast<const uint8_t*>(data), size),
+                                             to_session_options(options)),
+                       out);
+  });
+}
+
+tandem_status tandem_session_load_file_with(const char* path, const tandem_session_options* options,
+                                            tandem_session** out) {
+  if (path == nullptr || out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "path and out must not be null");
+  return guarded([&] { return finish_load(tandem::Session::load(std::string(path), to_session_options(options)), out); });
+}
+
+int32_t tandem_session_io_dtype(const tandem_session* s, int32_t is_output, size_t index) {
+  const tandem::ValueInfo* info = io_info(s, is_output, index);
+  if (info == nullptr || info->type.kind != tandem::graph::TypeInfo::Kind::kTensor) return 0;
+  return static_cast<int32_t>(info->type.dtype);
+}
+
+int32_t tandem_session_io_rank(const tandem_session* s, int32_t is_output, size_t index) {
+  const tandem::ValueInfo* info = io_info(s, is_output, index);
+  if (info == nullptr || !info->type.has_shape) return -1;
+  return static_cast<int32_t>(info->type.dims.size());
+}
+
+int64_t tandem_session_io_dim(const tandem_session* s, int32_t is_output, size_t index, size_t axis) {
+  const tandem::graph::Dim* d = io_dim(s, is_output, index, axis);
+  return d != nullptr && d->known() ? d->value : -1;
+}
+
+const char* tandem_session_io_dim_name(const tandem_session* s, int32_t is_output, size_t index, size_t axis) {
+  const tandem::graph::Dim* d = io_dim(s, is_output, index, axis);
+  return d != nullptr ? d->symbol.c_str() : "";
+}
+
+const char* tandem_session_placement(tandem_session* s) {
+  if (s == nullptr) return "";
+  s->placement.clear();
+  for (const std::string& line : s->session->placement()) s->placement += line + "\n";
+  return s->placement.c_str();
+}
+
+tandem_status tandem_session_memory_facts(tandem_session* s, const int64_t* dims, const size_t* ranks,
+                                          size_t input_count, tandem_memory_facts* out) {
+  if (s == nullptr || out == nullptr || (input_count > 0 && ranks == nullptr)) {
+    return fail(TANDEM_INVALID_ARGUMENT, "session, ranks and out must not be null");
+  }
+  if (input_count != s->session->inputs().size()) {
+    return fail(TANDEM_INVALID_ARGUMENT, "the model has " + std::to_string(s->session->inputs().size()) + " inputs");
+  }
+  return guarded([&] {
+    std::map<std::string, tandem::Shape> shapes;
+    size_t at = 0;
+    for (size_t i = 0; i < input_count; ++i) {
+      if (ranks[i] > 0 && dims == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "dims must not be null");
+      shapes[s->session->inputs()[i].name] = tandem::Shape(dims + at, dims + at + ranks[i]);
+      at += ranks[i];
+    }
+    auto facts = s->session->memory_facts(shapes);
+    if (!facts.is_ok()) return fail(facts.status());
+    *out = tandem_memory_facts{facts->weight_bytes, facts->arena_bytes, facts->input_bytes, facts->output_bytes,
+                               facts->peak_bytes()};
+    return TANDEM_OK;
+  });
+}
 
 const char* tandem_last_error(void) { return g_last_error.c_str(); }
 

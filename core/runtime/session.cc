@@ -1,6 +1,7 @@
 #include "core/runtime/session.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "core/passes/passes.h"
@@ -89,6 +90,7 @@ Status Session::init(graph::Model model, SessionOptions options) {
 
   // Fails early, with every unsupported operator named, before any input is seen.
   TANDEM_ASSIGN_OR_RETURN(partitions_, plan::partition_graph(g, options_.backends));
+  if (options_.memory_limit_bytes > 0) TANDEM_RETURN_IF_ERROR(check_memory_limit());
   // Inputs with fixed shapes: plan and compile now, so loading packs the weights.
   std::vector<Shape> shapes;
   for (const ValueInfo& in : inputs_) {
@@ -100,6 +102,37 @@ Status Session::init(graph::Model model, SessionOptions options) {
   TANDEM_RETURN_IF_ERROR(compile(*sp));
   last_plan_ = sp;
   return Status::ok();
+}
+
+namespace {
+std::string megabytes(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+}  // namespace
+
+Status Session::check_memory_limit() {
+  std::vector<Shape> shapes;
+  for (const ValueInfo& in : inputs_) {
+    if (in.type.kind != graph::TypeInfo::Kind::kTensor || !in.type.has_shape) return Status::ok();  // cannot plan
+    Shape s;
+    for (const graph::Dim& d : in.type.dims) s.push_back(d.known() ? d.value : 1);
+    shapes.push_back(std::move(s));
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto sp = plan_for(shapes);
+  if (!sp.is_ok()) return Status::ok();  // the smallest shapes do not fit the model: run() will say why
+  const plan::MemoryPlan& m = (*sp)->memory;
+  // Weights count twice: a packing backend (XNNPACK) keeps its own copy next to the decoded one.
+  const uint64_t io = m.input_bytes() + m.output_bytes();
+  const uint64_t need = 2 * m.weight_bytes() + m.arena_bytes() + io;
+  if (need <= options_.memory_limit_bytes) return Status::ok();
+  return out_of_memory("the model needs " + megabytes(need) + " (weights " + megabytes(m.weight_bytes()) +
+                       " x2, as loaded and as packed for the backend; intermediates " + megabytes(m.arena_bytes()) +
+                       "; inputs and outputs " + megabytes(io) + "; symbolic dimensions taken as 1) but " +
+                       megabytes(options_.memory_limit_bytes) +
+                       " is available; run it remotely or on a device with more memory");
 }
 
 Status Session::compile(SpecializedPlan& sp) {

@@ -30,6 +30,9 @@ struct SessionOptions {
   // Rewrite the graph once after loading (core/passes: BatchNormalization folding,
   // Conv/MatMul/Gemm + bias + activation fusion, GELU and LayerNorm fusion).
   bool optimize = true;
+  // 0 = none. Otherwise load() refuses, before any weight is packed for a backend, a model whose
+  // memory plan at the smallest input shapes (symbolic dimensions taken as 1) needs more bytes.
+  uint64_t memory_limit_bytes = 0;
 };
 
 struct ValueInfo {
@@ -91,6 +94,7 @@ class Session {
   Status check_feeds(const NamedValues& feeds, std::vector<const Value*>* ordered) const;
   Result<std::shared_ptr<SpecializedPlan>> plan_for(const std::vector<Shape>& input_shapes);
   Status compile(SpecializedPlan& sp);
+  Status check_memory_limit();
 
   graph::Model model_;
   SessionOptions options_;

@@ -33,6 +33,47 @@ tandem_status tandem_session_load_file(const char* path, tandem_session** out);
 tandem_status tandem_session_load_bytes(const void* data, size_t size, tandem_session** out);
 void tandem_session_free(tandem_session* session);
 
+/* Load options. Fill with tandem_session_options_init, then set what you need; struct_size lets
+ * the struct grow without breaking older callers. */
+typedef struct tandem_session_options {
+  uint32_t struct_size;        /* sizeof(tandem_session_options) */
+  int32_t threads;             /* 0 = one per core, 1 = the caller's thread only */
+  int32_t optimize;            /* 1 = graph fusions (default), 0 = run the graph as written */
+  int32_t reserved;
+  /* 0 = no limit. Otherwise loading fails with TANDEM_OUT_OF_MEMORY, before any weight is
+   * packed for a backend, when the memory plan (symbolic dimensions taken as 1) needs more. */
+  uint64_t memory_limit_bytes;
+} tandem_session_options;
+
+void tandem_session_options_init(tandem_session_options* options);
+tandem_status tandem_session_load_bytes_with(const void* data, size_t size, const tandem_session_options* options,
+                                             tandem_session** out);
+tandem_status tandem_session_load_file_with(const char* path, const tandem_session_options* options,
+                                            tandem_session** out);
+
+/* Declared type of input/output `index` (is_output selects which). dtype 0 = not a tensor or
+ * unknown; rank -1 = unknown; dim -1 = symbolic (its name from tandem_session_io_dim_name, or ""). */
+int32_t tandem_session_io_dtype(const tandem_session* session, int32_t is_output, size_t index);
+int32_t tandem_session_io_rank(const tandem_session* session, int32_t is_output, size_t index);
+int64_t tandem_session_io_dim(const tandem_session* session, int32_t is_output, size_t index, size_t axis);
+const char* tandem_session_io_dim_name(const tandem_session* session, int32_t is_output, size_t index, size_t axis);
+
+/* Where the last planned shapes run, one line per partition ("xnnpack: 64 nodes"). The string
+ * lives until the next call on this session. */
+const char* tandem_session_placement(tandem_session* session);
+
+/* The memory plan for concrete input shapes: shapes of all inputs in order, concatenated in
+ * `dims`, with ranks[i] dims for input i. */
+typedef struct tandem_memory_facts {
+  uint64_t weight_bytes;
+  uint64_t arena_bytes;
+  uint64_t input_bytes;
+  uint64_t output_bytes;
+  uint64_t peak_bytes;
+} tandem_memory_facts;
+tandem_status tandem_session_memory_facts(tandem_session* session, const int64_t* dims, const size_t* ranks,
+                                          size_t input_count, tandem_memory_facts* out);
+
 size_t tandem_session_input_count(const tandem_session* session);
 size_t tandem_session_output_count(const tandem_session* session);
 const char* tandem_session_input_name(const tandem_session* session, size_t index);

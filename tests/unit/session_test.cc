@@ -185,5 +185,59 @@ TEST(CApiTest, LoadsRunsAndReportsErrors) {
   EXPECT_NE(std::string(tandem_last_error()).find("InvalidModel"), std::string::npos);
 }
 
+TEST(CApiTest, OptionsMetadataPlacementAndMemoryFacts) {
+  ModelBuilder mb;
+  mb.inputs = {{"x", DType::kFloat32, {-1, 4}, {"batch"}}};
+  mb.outputs = {{"y", DType::kFloat32, {-1, 2}, {"batch"}}};
+  mb.initializers = {{"w", {4, 2}, std::vector<float>(8, 0.5f)}};
+  mb.nodes = {{"MatMul", {"x", "w"}, {"h"}, {}}, {"Relu", {"h"}, {"y"}, {}}};
+  const std::string bytes = mb.build();
+  tandem_session_options options;
+  tandem_session_options_init(&options);
+  EXPECT_EQ(options.struct_size, sizeof(tandem_session_options));
+  EXPECT_EQ(options.optimize, 1);
+  options.threads = 1;
+  tandem_session* s = nullptr;
+  ASSERT_EQ(tandem_session_load_bytes_with(bytes.data(), bytes.size(), &options, &s), TANDEM_OK) << tandem_last_error();
+  EXPECT_EQ(tandem_session_io_dtype(s, 0, 0), 1);
+  EXPECT_EQ(tandem_session_io_rank(s, 0, 0), 2);
+  EXPECT_EQ(tandem_session_io_dim(s, 0, 0, 0), -1);
+  EXPECT_STREQ(tandem_session_io_dim_name(s, 0, 0, 0), "batch");
+  EXPECT_EQ(tandem_session_io_dim(s, 1, 0, 1), 2);
+  EXPECT_STREQ(tandem_session_io_dim_name(s, 1, 0, 1), "");
+  EXPECT_EQ(tandem_session_io_rank(s, 1, 5), -1);  // out of range: unknown, not a crash
+  EXPECT_EQ(tandem_session_io_dtype(s, 0, 9), 0);
+  const int64_t dims[] = {16, 4};
+  const size_t ranks[] = {2};
+  tandem_memory_facts facts{};
+  ASSERT_EQ(tandem_session_memory_facts(s, dims, ranks, 1, &facts), TANDEM_OK) << tandem_last_error();
+  EXPECT_EQ(facts.weight_bytes, 32u);
+  EXPECT_EQ(facts.peak_bytes, facts.weight_bytes + facts.arena_bytes + facts.input_bytes + facts.output_bytes);
+  EXPECT_NE(std::string(tandem_session_placement(s)).find("nodes"), std::string::npos);
+  EXPECT_EQ(tandem_session_memory_facts(s, dims, ranks, 2, &facts), TANDEM_INVALID_ARGUMENT);
+  tandem_session_free(s);
+}
+
+TEST(SessionTest, MemoryLimitRefusesBeforeCompiling) {
+  // 1 MB of weights and a [batch, 65536] intermediate: ~2.3 MB at batch 1.
+  ModelBuilder mb;
+  mb.inputs = {{"x", DType::kFloat32, {-1, 4}, {"batch"}}};
+  mb.outputs = {{"y", DType::kFloat32, {-1, 65536}, {"batch"}}};
+  mb.initializers = {{"w", {4, 65536}, std::vector<float>(4 * 65536, 0.25f)}};
+  mb.nodes = {{"MatMul", {"x", "w"}, {"h"}, {}}, {"Relu", {"h"}, {"y"}, {}}};
+  const std::string bytes = mb.build();
+  SessionOptions small;
+  small.optimize = false;  // keep h: no MatMul+Relu fusion
+  small.memory_limit_bytes = 1 << 20;
+  auto refused = Session::load(as_bytes(bytes), small);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfMemory);
+  EXPECT_NE(refused.status().message().find("needs 2.5 MB"), std::string::npos) << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("but 1.0 MB is available"), std::string::npos);
+  SessionOptions enough;
+  enough.memory_limit_bytes = 64 << 20;
+  EXPECT_TRUE(Session::load(as_bytes(bytes), enough).is_ok());
+}
+
 }  // namespace
 }  // namespace tandem
