@@ -58,8 +58,18 @@ void ew_for_each_row(const EwPlan& plan, Fn&& fn) {
 
 // Applies out[i] = f(a[i], b[i]) over a broadcast plan, with the common
 // stride patterns of the inner row as separate plain loops.
+// TANDEM_REFERENCE_COMPACT (the WebAssembly builds) trades that for size: one strided loop per
+// instantiation, since every (op, dtype) pair instantiates it and the .wasm ships to browsers.
 template <typename TA, typename TB, typename TO, typename F>
 void ew_binary_loop(const EwPlan& plan, const TA* a, const TB* b, TO* o, F f) {
+#if defined(TANDEM_REFERENCE_COMPACT)
+  ew_for_each_row<2>(plan, [&](int64_t out, const int64_t* off, int64_t n, const int64_t* st) {
+    const TA* pa = a + off[0];
+    const TB* pb = b + off[1];
+    TO* po = o + out;
+    for (int64_t j = 0; j < n; ++j) po[j] = f(pa[j * st[0]], pb[j * st[1]]);
+  });
+#else
   ew_for_each_row<2>(plan, [&](int64_t out, const int64_t* off, int64_t n, const int64_t* st) {
     const TA* pa = a + off[0];
     const TB* pb = b + off[1];
@@ -77,6 +87,7 @@ void ew_binary_loop(const EwPlan& plan, const TA* a, const TB* b, TO* o, F f) {
       for (int64_t j = 0; j < n; ++j) po[j] = v;
     }
   });
+#endif
 }
 
 // Like visit_numeric, plus bool.
