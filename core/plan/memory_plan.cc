@@ -17,8 +17,14 @@ uint64_t known_bytes(const graph::ValueEntry& v) {
       !t.shape_known()) {
     return 0;
   }
-  auto bytes = checked_byte_size(t.dtype, t.concrete_shape());
-  return bytes.is_ok() ? *bytes : 0;
+  // Counted in 64 bits whatever size_t is: on wasm32 a 3 GiB value must plan as 3 GiB (and be
+  // refused by the memory limit), not as 0 bytes because size_t cannot hold it. Saturates far
+  // above any real memory so that sums cannot wrap.
+  constexpr uint64_t kSaturated = uint64_t{1} << 56;
+  const int64_t n = shape_numel(t.concrete_shape());
+  const uint64_t elem = dtype_size(t.dtype);
+  if (n < 0 || (elem != 0 && static_cast<uint64_t>(n) > kSaturated / elem)) return kSaturated;
+  return static_cast<uint64_t>(n) * elem;
 }
 
 // Constants held by subgraphs (If/Loop/Scan bodies: initializers and Constant

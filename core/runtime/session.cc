@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "core/passes/passes.h"
@@ -127,6 +128,15 @@ Status Session::check_memory_limit() {
   // Weights count twice: a packing backend (XNNPACK) keeps its own copy next to the decoded one.
   const uint64_t io = m.input_bytes() + m.output_bytes();
   const uint64_t need = 2 * m.weight_bytes() + m.arena_bytes() + io;
+  // The arena is one block: it must also fit the largest allocation this platform makes.
+  const uint64_t max_block = std::min<uint64_t>(kMaxTensorBytes, std::numeric_limits<size_t>::max() / 2);
+  if (m.arena_bytes() > max_block) {
+    return out_of_memory("the model needs " + megabytes(m.arena_bytes()) +
+                         " in one block for its intermediates (symbolic dimensions taken as 1) but at most " +
+                         megabytes(max_block) +
+                         " is available in one allocation on this platform; run it remotely or on a device with "
+                         "more memory");
+  }
   if (need <= options_.memory_limit_bytes) return Status::ok();
   return out_of_memory("the model needs " + megabytes(need) + " (weights " + megabytes(m.weight_bytes()) +
                        " x2, as loaded and as packed for the backend; intermediates " + megabytes(m.arena_bytes()) +

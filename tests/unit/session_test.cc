@@ -239,5 +239,22 @@ TEST(SessionTest, MemoryLimitRefusesBeforeCompiling) {
   EXPECT_TRUE(Session::load(as_bytes(bytes), enough).is_ok());
 }
 
+TEST(SessionTest, MemoryLimitCountsValuesLargerThanSizeT) {
+  // An 8 GiB intermediate: planned in 64 bits even where size_t is 32 (wasm32), so it is refused
+  // at load (by the limit natively, by the largest-block check on wasm32), not at run time.
+  ModelBuilder mb;
+  mb.inputs = {{"x", DType::kFloat32, {1, 1}, {}}};
+  mb.outputs = {{"y", DType::kFloat32, {1, 1}, {}}};
+  mb.nodes = {{"Constant", {}, {"shape"}, {testing::attr_ints("value_ints", {65536, 32768})}},
+              {"Expand", {"x", "shape"}, {"h"}, {}},
+              {"ReduceMax", {"h"}, {"y"}, {}}};
+  SessionOptions options;
+  options.memory_limit_bytes = uint64_t{1} << 30;
+  auto refused = Session::load(as_bytes(mb.build()), options);
+  ASSERT_FALSE(refused.is_ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfMemory) << refused.status().to_string();
+  EXPECT_NE(refused.status().message().find("8192.0 MB"), std::string::npos) << refused.status().to_string();
+}
+
 }  // namespace
 }  // namespace tandem
