@@ -159,6 +159,9 @@ export async function loadBuild(threads: number): Promise<{ build: BuildName; mo
   let reason: string;
   if (build === 'simd' && wanted > 1) reason = `${wanted} threads asked for, running on 1: ${d.reason}`;
   else if (granted < wanted) reason = `${wanted} threads asked for, the worker pool has ${d.maxThreads}`;
-  else reason = build === 'simd' ? 'one thread asked for: the single-thread SIMD build' : `${granted} threads: ${d.reason}`;
+  else if (build === 'simd') {
+    // threads: auto on a platform without threads must say why, not "one thread asked for".
+    reason = threads > 0 ? 'one thread asked for: the single-thread SIMD build' : `automatic threads, running on 1: ${d.reason}`;
+  } else reason = `${granted} threads: ${d.reason}`;
   return { build, module, threads: granted, reason };
 }
