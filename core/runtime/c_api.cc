@@ -10,7 +10,8 @@
 
 struct tandem_session {
   std::unique_ptr<tandem::Session> session;
-  std::string placement;  // tandem_session_placement's result
+  std::string placement;   // tandem_session_placement's result
+  std::string model_info;  // tandem_session_model_info's result
 };
 
 struct tandem_tensor {
@@ -45,7 +46,7 @@ tandem_status guarded(Fn&& fn) {
 
 tandem_status finish_load(tandem::Result<std::unique_ptr<tandem::Session>> r, tandem_session** out) {
   if (!r.is_ok()) return fail(r.status());
-  *out = new tandem_session{std::move(r).value(), {}};
+  *out = new tandem_session{std::move(r).value(), {}, {}};
   return TANDEM_OK;
 }
 
@@ -76,6 +77,13 @@ const tandem::graph::Dim* io_dim(const tandem_session* s, int32_t is_output, siz
   return &info->type.dims[axis];
 }
 
+// Producer names come from the file: no tab or newline may break the line format.
+std::string one_field(std::string text) {
+  for (char& c : text) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return text;
+}
 }  // namespace
 
 extern "C" {
@@ -130,6 +138,24 @@ const char* tandem_session_placement(tandem_session* s) {
   s->placement.clear();
   for (const std::string& line : s->session->placement()) s->placement += line + "\n";
   return s->placement.c_str();
+}
+
+const char* tandem_session_model_info(tandem_session* s) {
+  if (s == nullptr) return "";
+  const tandem::graph::Model& model = s->session->model();
+  const tandem::graph::Graph& graph = s->session->graph();
+  std::string& o = s->model_info;
+  o = "ir_version\t" + std::to_string(model.ir_version) + "\n";
+  o += "producer\t" + one_field(model.producer_name) + "\t" + one_field(model.producer_version) + "\n";
+  for (const auto& [domain, version] : graph.opsets) {
+    const std::string name = domain.empty() ? std::string("ai.onnx") : one_field(domain);
+    o += "opset\t" + name + "\t" + std::to_string(version) + "\n";
+  }
+  std::map<std::string, int> ops;
+  for (const auto& n : graph.nodes) ++ops[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
+  o += "nodes\t" + std::to_string(graph.nodes.size()) + "\n";
+  for (const auto& [op, count] : ops) o += "op\t" + one_field(op) + "\t" + std::to_string(count) + "\n";
+  return o.c_str();
 }
 
 tandem_status tandem_session_memory_facts(tandem_session* s, const int64_t* dims, const size_t* ranks,

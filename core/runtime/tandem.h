@@ -62,6 +62,11 @@ const char* tandem_session_io_dim_name(const tandem_session* session, int32_t is
  * lives until the next call on this session. */
 const char* tandem_session_placement(tandem_session* session);
 
+/* Facts about the loaded model, one per line, fields separated by tabs: "ir_version\tN",
+ * "producer\tNAME\tVERSION", "opset\tDOMAIN\tN" per opset, "nodes\tN" and "op\tOP\tCOUNT" per
+ * operator of the graph as Tandem runs it (after its passes). Lives until the next call. */
+const char* tandem_session_model_info(tandem_session* session);
+
 /* The memory plan for concrete input shapes: shapes of all inputs in order, concatenated in
  * `dims`, with ranks[i] dims for input i. */
 typedef struct tandem_memory_facts {

@@ -215,6 +215,23 @@ TEST(CApiTest, OptionsMetadataPlacementAndMemoryFacts) {
   EXPECT_EQ(facts.peak_bytes, facts.weight_bytes + facts.arena_bytes + facts.input_bytes + facts.output_bytes);
   EXPECT_NE(std::string(tandem_session_placement(s)).find("nodes"), std::string::npos);
   EXPECT_EQ(tandem_session_memory_facts(s, dims, ranks, 2, &facts), TANDEM_INVALID_ARGUMENT);
+  // Model facts: one per line; the op counts add up to the node count.
+  const std::string info = tandem_session_model_info(s);
+  EXPECT_NE(info.find("ir_version\t8\n"), std::string::npos) << info;
+  EXPECT_NE(info.find("opset\tai.onnx\t17\n"), std::string::npos) << info;
+  size_t nodes = 0;
+  size_t op_total = 0;
+  size_t at = 0;
+  while (at < info.size()) {
+    const size_t end = info.find('\n', at);
+    ASSERT_NE(end, std::string::npos) << "every line ends with a newline: " << info;
+    const std::string line = info.substr(at, end - at);
+    if (line.rfind("nodes\t", 0) == 0) nodes = std::stoul(line.substr(6));
+    if (line.rfind("op\t", 0) == 0) op_total += std::stoul(line.substr(line.rfind('\t') + 1));
+    at = end + 1;
+  }
+  EXPECT_GT(nodes, 0u);
+  EXPECT_EQ(op_total, nodes) << info;
   tandem_session_free(s);
 }
 

@@ -5,7 +5,7 @@
 import { currentDiagnostics, Diagnostics, getDiagnostics, paths } from './runtime.js';
 
 export { InferenceSession } from './session.js';
-export type { Placement, SessionOptions, ValueMetadata } from './session.js';
+export type { ModelInfo, Placement, SessionOptions, ValueMetadata } from './session.js';
 export { Tensor } from './tensor.js';
 export type { TensorData, TensorType } from './tensor.js';
 export type { CacheReport, ProgressCallback } from './model_source.js';

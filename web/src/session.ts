@@ -34,6 +34,17 @@ export interface Placement {
   reason: string;
 }
 
+export interface ModelInfo {
+  irVersion: number;
+  producer: string;
+  producerVersion: string;
+  /** Opset version per domain ('ai.onnx' for the default domain). */
+  opsets: Record<string, number>;
+  /** Node count and nodes per operator ('domain.Op' outside the default domain), after fusions. */
+  nodes: number;
+  ops: Record<string, number>;
+}
+
 // tandem_status values (core/runtime/tandem.h).
 const STATUS_NAMES = ['ok', 'invalid argument', 'invalid model', 'unsupported', 'out of memory', 'not found',
   'i/o error', 'internal error', 'unavailable'];
@@ -213,6 +224,21 @@ export class InferenceSession {
       where: 'local', build: this.build, threads: this.threads, partitions: text.split('\n').filter((l) => l.length > 0),
       reason: this.reason,
     };
+  }
+
+  /** IR version, producer, opsets and the operators of the graph as Tandem runs it (after fusions). */
+  get modelInfo(): ModelInfo {
+    const handle = this.live('modelInfo');
+    const info: ModelInfo = { irVersion: 0, producer: '', producerVersion: '', opsets: {}, nodes: 0, ops: {} };
+    for (const line of this.api.string(this.api.m._tandem_session_model_info(handle)).split('\n')) {
+      const [key, a = '', b = ''] = line.split('\t');
+      if (key === 'ir_version') info.irVersion = Number(a);
+      else if (key === 'producer') [info.producer, info.producerVersion] = [a, b];
+      else if (key === 'opset') info.opsets[a] = Number(b);
+      else if (key === 'nodes') info.nodes = Number(a);
+      else if (key === 'op') info.ops[a] = Number(b);
+    }
+    return info;
   }
 
   /** The memory plan for concrete input shapes (bytes): what a router compares with a budget. */
