@@ -6,6 +6,9 @@
 //                                [--model EXTRA.onnx ...] [--backend NAME] [--threads N]
 //   node tests/models/parity.mjs --self-test [...]
 //
+// TANDEM_BINARY may also be a Node script (.mjs/.js), run with this Node: e.g. web/bin/tandem.mjs
+// checks the WebAssembly build with the same cases.
+//
 // Models: the exports of scripts/export_models.py (tests/models/generated/manifest.json) and the
 // pretrained silero VAD v5/v6 shipped in @ricky0123/vad-web. For each case the inputs are written
 // as .npy, onnxruntime-node computes the reference, `tandem run MODEL --input NAME=FILE.npy ...
@@ -209,7 +212,10 @@ function runTandem(opts, modelPath, inputFiles, outDir) {
   if (opts.backend !== null) args.push('--backend', opts.backend);
   if (opts.threads !== null) args.push('--threads', opts.threads);
   const t0 = performance.now();
-  const r = spawnSync(tandem, args, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
+  // A .mjs/.js "binary" is a Node script (web/bin/tandem.mjs, the wasm build's CLI).
+  const script = /\.(mjs|cjs|js)$/.test(tandem);
+  const [cmd, argv] = script ? [process.execPath, [tandem, ...args]] : [tandem, args];
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', timeout: timeoutS * 1000, maxBuffer: 64 << 20 });
   const ms = performance.now() - t0;
   if (r.error?.code === 'ETIMEDOUT') return { error: `tandem run timed out after ${timeoutS}s`, ms };
   if (r.error) return { error: `cannot run tandem: ${r.error.message}`, ms };
