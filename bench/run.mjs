@@ -275,6 +275,16 @@ function markdown(results, m, opts, settings) {
   return L.join('\n');
 }
 
+// The new report plus the "## " sections of the old file that this report does not write (the
+// WebAssembly section belongs to web.mjs), in their old order after it.
+function keepOtherSections(file, report) {
+  if (!existsSync(file)) return report;
+  const sections = readFileSync(file, 'utf8').split(/^(?=## )/m).slice(1);
+  const written = new Set(report.split('\n').filter((l) => l.startsWith('## ')).map((l) => l.trimEnd()));
+  const kept = sections.filter((sec) => !written.has(sec.split('\n')[0].trimEnd()));
+  return kept.length ? `${report.replace(/\s*$/, '')}\n\n${kept.join('').replace(/\s*$/, '')}\n` : report;
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
@@ -348,7 +358,7 @@ async function main() {
   writeFileSync(path.join(OUT, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
   const full = !opts.quick && !opts.models;
   const md = opts.md ?? (full ? path.join(REPO, 'BENCHMARKS.md') : path.join(OUT, 'BENCHMARKS.md'));
-  writeFileSync(md, `${markdown(results, m, opts, settings)}`);
+  writeFileSync(md, keepOtherSections(md, markdown(results, m, opts, settings)));
   log(`bench: wrote ${path.relative(REPO, md)} and ${path.relative(REPO, path.join(OUT, 'results.json'))}`);
   process.exit(results.some((r) => r.error) ? 1 : 0);
 }
