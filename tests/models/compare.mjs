@@ -6,19 +6,14 @@
 // The "worst" element is the one with the largest |a - b| / (atol + rtol * |b|); a comparison
 // passes when that ratio is <= 1. max_rel is max |a - b| / |b| over elements with b != 0.
 
+import { halfToFloat } from './npy.mjs';
+
+export { halfToFloat };
+
 export const DEFAULT_RTOL = 1e-4;
 export const DEFAULT_ATOL = 1e-5;
 
 const FLOAT_TYPES = new Set(['float32', 'float64', 'float16']);
-
-export function halfToFloat(h) {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 function valueAt(arr, i) {
   const v = arr.data[i];

@@ -1,5 +1,5 @@
-// Minimal NumPy .npy reader/writer (format versions 1-3, little-endian, C order): a copy of
-// tests/models/npy.mjs, so the published package needs nothing from tests/.
+// Minimal NumPy .npy reader/writer (format versions 1-3, little-endian, C order). Lives in the
+// package (the CLI uses it); tests/models/npy.mjs re-exports it for the test and bench scripts.
 //
 // An array is { dtype, shape, data }: dtype is an onnxruntime tensor type name ('float32',
 // 'int64', 'bool', ...), shape an array of numbers, data the matching typed array (BigInt64Array
@@ -96,4 +96,14 @@ export function encodeNpy({ dtype, shape, data }) {
 
 export function writeNpy(path, array) {
   writeFileSync(path, encodeNpy(array));
+}
+
+// IEEE half (float16 .npy data arrives as Uint16) to a JavaScript number.
+export function halfToFloat(h) {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
 }

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { encodeNpy, parseNpy } from './npy.mjs';
+import { encodeNpy, halfToFloat, parseNpy } from './npy.mjs';
 import { MT19937, randomData } from './random.mjs';
 
 const USAGE = `usage:
@@ -268,14 +268,6 @@ function formatG(v) {
   return strip(v.toFixed(5 - x));
 }
 
-function halfToFloat(h) {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 function summarize(t) {
   const dims = [...t.dims].map(Number);
