@@ -16,6 +16,9 @@
 
 #include "native/cli/cli.h"
 #include "native/lib/backends.h"
+#ifdef TANDEM_HAS_SERVER
+#include "native/serve/serve_command.h"
+#endif
 
 namespace {
 
@@ -28,6 +31,9 @@ int usage() {
                "                        [--shape NAME=DIMS ...] [--backend B] [--threads N]\n"
                "  tandem bench MODEL.onnx [--runs R (50)] [--warmup W (5)] [--json] [--input NAME=FILE ...]\n"
                "                          [--shape NAME=DIMS ...] [--seed N] [--backend B] [--threads N]\n"
+#ifdef TANDEM_HAS_SERVER
+               "  tandem serve [--model-repository DIR] [--http-port N] ... (tandem serve --help)\n"
+#endif
                "\n"
                "  --backend  "
             << tandem::backend_choices()
@@ -69,6 +75,9 @@ tandem::Result<tandem::Shape> parse_dims(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef TANDEM_HAS_SERVER
+  if (argc >= 2 && std::string(argv[1]) == "serve") return tandem::serve::cmd_serve(argc - 2, argv + 2);
+#endif
   if (argc < 3) return usage();
   const std::string cmd = argv[1];
   const std::string model = argv[2];

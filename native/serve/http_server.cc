@@ -1,0 +1,449 @@
+// Beast/Asio stay inside this file: the rest of the server sees HttpRequest and HttpResponse.
+#include "native/serve/http_server.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace tandem::serve {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+const std::string* HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+bool percent_decode(std::string_view in, std::string* out) {
+  out->clear();
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+}  // namespace
+
+// Connections and handlers point at the Impl without owning it: it owns the io_context, whose
+// destruction (after the threads are joined) releases every connection; a shared_ptr back to
+// the Impl would make a cycle that never frees.
+struct HttpServer::Impl {
+  HttpOptions options;
+  Handler handler;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  std::vector<std::thread> threads;
+  std::atomic<uint16_t> bound_port{0};
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> next_id{1};
+  // Requests handed to the handler and not yet answered on the wire.
+  std::mutex mu;
+  std::condition_variable idle_cv;
+  size_t in_flight = 0;
+  std::mutex log_mu;
+
+  void accept();
+  void request_done() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (--in_flight == 0) idle_cv.notify_all();
+  }
+  void log(const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    std::fputs(line.c_str(), stderr);
+    std::fflush(stderr);
+  }
+};
+
+namespace {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {
+    beast::error_code ec;
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  void start() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Connection::read_header, shared_from_this()));
+  }
+
+ private:
+  // Our own timer rather than tcp_stream's expiry: that one closes the socket, and a client
+  // that sent half a request should still be told 408.
+  void arm_read_timer() {
+    reading_ = true;
+    timed_out_ = false;
+    timer_.expires_after(server_->options.read_timeout);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->reading_) return;
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(server_->options.max_header_bytes);
+    parser_->body_limit(server_->options.max_body_bytes);
+    stream_.expires_never();
+    arm_read_timer();
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Connection::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, size_t) {
+    if (ec) return on_read_error(ec);
+    started_ = Clock::now();
+    const auto& req = parser_->get();
+    const auto expect = req[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      // curl asks before sending large bodies; answer so it does not wait a second for nothing.
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue), [self = shared_from_this()](beast::error_code wec, size_t) {
+        if (wec) return self->close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
+  }
+
+  void on_read_error(beast::error_code ec) {
+    reading_ = false;
+    timer_.cancel();
+    if (started_ == Clock::time_point{}) started_ = Clock::now();
+    const bool partial = parser_ && (parser_->got_some() || buffer_.size() > 0);
+    if (timed_out_) {
+      if (!partial) return close();  // an idle keep-alive connection: nothing to answer
+      return fail(408, "the request did not arrive within the read timeout");
+    }
+    if (ec == http::error::body_limit) {
+      return fail(413, "request body exceeds " + std::to_string(server_->options.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+      return fail(431, "request header exceeds " + std::to_string(server_->options.max_header_bytes) + " bytes");
+    }
+    // The peer went away (between requests or mid-body): nobody is left to answer.
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == net::error::eof ||
+        ec == net::error::connection_reset || ec == net::error::operation_aborted || ec == net::error::broken_pipe) {
+      return close();
+    }
+    fail(400, "malformed HTTP request: " + ec.message());
+  }
+
+  // An error found before the handler ran: answer, then close (the rest of the request is unread).
+  void fail(int status, const std::string& message) {
+    HttpResponse r;
+    r.status = status;
+    r.body = "{\"error\": \"" + json_escape(message) + "\"}";
+    keep_alive_ = false;
+    if (parser_ && parser_->is_header_done()) {
+      method_ = std::string(parser_->get().method_string());
+      set_path(std::string(parser_->get().target()));
+    }
+    handed_out_ = false;
+    write(std::move(r));
+  }
+
+  void set_path(const std::string& target) {
+    const size_t q = target.find('?');
+    path_ = q == std::string::npos ? target : target.substr(0, q);
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec) return on_read_error(ec);
+    reading_ = false;
+    timer_.cancel();
+    http::request<http::string_body> req = parser_->release();
+    parser_.reset();
+    keep_alive_ = req.keep_alive();
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    set_path(r.target);
+    r.path = path_;
+    method_ = r.method;
+    bytes_in_ = req.body().size();
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    r.body = std::move(req.body());
+    {
+      std::lock_guard<std::mutex> lock(server_->mu);
+      ++server_->in_flight;
+    }
+    handed_out_ = true;
+    auto self = shared_from_this();
+    Responder respond = [self](HttpResponse resp) {
+      net::post(self->stream_.get_executor(),
+                [self, resp = std::move(resp)]() mutable { self->write(std::move(resp)); });
+    };
+    try {
+      server_->handler(std::move(r), std::move(respond));
+    } catch (const std::exception& e) {
+      // The handler never throws on purpose; a bug must not take the connection thread down.
+      HttpResponse err;
+      err.status = 500;
+      err.body = "{\"error\": \"internal error: " + json_escape(e.what()) + "\"}";
+      write(std::move(err));
+    }
+  }
+
+  void write(HttpResponse resp) {
+    if (written_for_current_) return;  // a second answer to one request is a bug; drop it
+    written_for_current_ = true;
+    status_ = resp.status;
+    if (!resp.request_id.empty()) request_id_ = resp.request_id;
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(resp.status));
+    res_.set(http::field::server, "tandem");
+    res_.set(http::field::content_type, resp.content_type);
+    for (const auto& [k, v] : resp.headers) res_.set(k, v);
+    // The id may come from the request body ("id"): echo it only when it cannot split the header.
+    const bool header_safe = std::none_of(resp.request_id.begin(), resp.request_id.end(),
+                                          [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (!resp.request_id.empty() && header_safe) res_.set("X-Request-Id", resp.request_id);
+    const bool keep = keep_alive_ && !server_->draining.load();
+    res_.keep_alive(keep);
+    res_.body() = std::move(resp.body);
+    res_.prepare_payload();
+    bytes_out_ = res_.body().size();
+    stream_.expires_after(server_->options.write_timeout);
+    http::async_write(stream_, res_, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, size_t) {
+    if (server_->options.on_response) server_->options.on_response(status_);
+    log_access();
+    if (handed_out_) server_->request_done();
+    handed_out_ = false;
+    written_for_current_ = false;
+    request_id_.clear();
+    started_ = {};
+    if (ec) return close();
+    if (!res_.keep_alive()) return linger_close();
+    read_header();
+  }
+
+  // Half-close and discard what the client still sends (briefly), so it reads our answer
+  // instead of a reset from closing with unread data.
+  void linger_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_ = std::make_shared<std::array<char, 8192>>();
+    drain_some();
+  }
+
+  void drain_some() {
+    stream_.async_read_some(net::buffer(*drain_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->close();
+      self->drain_some();
+    });
+  }
+
+  void close() {
+    reading_ = false;
+    timer_.cancel();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  void log_access() {
+    if (!server_->options.access_log) return;
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%.3f", ms);
+    std::string line = "{\"time\": \"" + utc_now() + "\", \"remote\": \"" + json_escape(remote_) +
+                       "\", \"method\": \"" + json_escape(method_) + "\", \"path\": \"" + json_escape(path_) +
+                       "\", \"status\": " + std::to_string(status_) + ", \"bytes_in\": " + std::to_string(bytes_in_) +
+                       ", \"bytes_out\": " + std::to_string(bytes_out_) + ", \"duration_ms\": " + dur +
+                       ", \"request_id\": \"" + json_escape(request_id_) + "\"}\n";
+    server_->log(line);
+    method_.clear();
+    path_.clear();
+    bytes_in_ = bytes_out_ = 0;
+  }
+
+  beast::tcp_stream stream_;
+  net::steady_timer timer_;
+  HttpServer::Impl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> res_;
+  std::shared_ptr<std::array<char, 8192>> drain_;
+  bool reading_ = false, timed_out_ = false, keep_alive_ = false;
+  bool handed_out_ = false, written_for_current_ = false;
+  Clock::time_point started_{};
+  std::string remote_, method_, path_, request_id_;
+  int status_ = 0;
+  size_t bytes_in_ = 0, bytes_out_ = 0;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;  // stop_accepting()
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Connection>(std::move(socket), this)->start();
+    }
+    accept();
+  });
+}
+
+HttpServer::HttpServer(HttpOptions options, Handler handler) : impl_(std::make_shared<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+}
+
+HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
+
+Status HttpServer::start() {
+  Impl& s = *impl_;
+  beast::error_code ec;
+  const auto address = net::ip::make_address(s.options.host, ec);
+  if (ec) return invalid_argument("--host: '" + s.options.host + "' is not an IP address");
+  const tcp::endpoint endpoint(address, s.options.port);
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status(StatusCode::kUnavailable,
+                  "cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " + ec.message());
+  }
+  s.bound_port = s.acceptor.local_endpoint(ec).port();
+  s.work.emplace(net::make_work_guard(s.ioc));
+  s.accept();
+  const int n = s.options.io_threads < 1 ? 1 : s.options.io_threads;
+  for (int i = 0; i < n; ++i) s.threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  return Status::ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
+
+void HttpServer::stop_accepting() {
+  impl_->draining = true;
+  net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+}
+
+void HttpServer::shutdown(std::chrono::milliseconds grace) {
+  Impl& s = *impl_;
+  if (s.threads.empty()) return;
+  stop_accepting();
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.idle_cv.wait_for(lock, grace, [&] { return s.in_flight == 0; });
+  }
+  s.work.reset();
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+}  // namespace tandem::serve

@@ -1,0 +1,82 @@
+// A small asynchronous HTTP/1.1 server (Boost.Beast on Asio): keep-alive, size limits, read
+// timeouts, JSON access log. It knows nothing of inference: requests go to one Handler, which
+// answers through a Responder from any thread (the inference scheduler answers from its own).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/runtime/status.h"
+
+namespace tandem::serve {
+
+struct HttpRequest {
+  std::string method;                                        // "GET", "POST", ...
+  std::string target;                                        // as sent, query included
+  std::string path;                                          // target without the query string (still percent-encoded)
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+  std::string body;
+  // Value of the first header with this (lower-case) name, or null.
+  const std::string* header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string request_id;  // for the access log; also sent as X-Request-Id when set
+};
+
+// Answers one request; must be called exactly once, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+using Handler = std::function<void(HttpRequest&&, Responder)>;
+
+struct HttpOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8000;  // 0 = any free port; HttpServer::port() says which
+  int io_threads = 2;
+  uint32_t max_header_bytes = 16 * 1024;
+  uint64_t max_body_bytes = 64ull << 20;
+  // A request must arrive whole within this of the connection opening or the last response:
+  // a stalled or slow client gets 408 (or a plain close if it sent nothing) instead of pinning
+  // the connection.
+  std::chrono::milliseconds read_timeout{30000};
+  std::chrono::milliseconds write_timeout{30000};
+  bool access_log = true;  // one JSON line per request on stderr
+  // Told the status of every response written, the server's own 4xx included (for metrics).
+  std::function<void(int status)> on_response;
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpOptions options, Handler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  Status start();  // binds, listens and starts the IO threads
+  uint16_t port() const;
+  // Closes the listening socket; connections finish their current request and close.
+  void stop_accepting();
+  // Waits (up to `grace`) until every handed-out request has been answered, then stops.
+  void shutdown(std::chrono::milliseconds grace);
+
+  struct Impl;  // named here so http_server.cc's connections can hold it; opaque elsewhere
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// "%2F" -> "/"; false on a malformed escape.
+bool percent_decode(std::string_view in, std::string* out);
+// Escapes a string for a JSON string literal (used by the access log and error bodies).
+std::string json_escape(std::string_view s);
+
+}  // namespace tandem::serve

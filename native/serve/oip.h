@@ -1,0 +1,37 @@
+// The Open Inference Protocol v2 REST API (KServe / Triton) over the model repository:
+// health, server and model metadata, readiness, infer (JSON and the binary tensor data
+// extension), repository index/load/unload, statistics, and Prometheus /metrics.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "native/serve/auth.h"
+#include "native/serve/http_server.h"
+#include "native/serve/metrics.h"
+#include "native/serve/repository.h"
+
+namespace tandem::serve {
+
+class OipService {
+ public:
+  OipService(Repository* repository, Metrics* metrics, const Auth* auth)
+      : repository_(repository), metrics_(metrics), auth_(auth) {}
+
+  // The HttpServer handler. Never throws; answers every request exactly once.
+  void handle(HttpRequest&& req, Responder respond);
+  // /v2/health/ready says true only between set_ready(true) and set_ready(false) (draining).
+  void set_ready(bool ready) { ready_ = ready; }
+
+ private:
+  void route(HttpRequest& req, const Responder& reply);
+  void infer(HttpRequest& req, const std::string& model, const std::string& version, const Responder& reply);
+
+  Repository* repository_;
+  Metrics* metrics_;
+  const Auth* auth_;
+  std::atomic<bool> ready_{false};
+  std::atomic<uint64_t> next_request_{1};
+};
+
+}  // namespace tandem::serve
