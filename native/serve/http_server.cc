@@ -5,30 +5,39 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace tandem::serve {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -109,6 +118,63 @@ std::string utc_now() {
   return buf;
 }
 
+// What OpenSSL said about its first queued error ("no start line (PEM routines)"); clears the queue.
+std::string openssl_error() {
+  const beast::error_code ec(static_cast<int>(ERR_get_error()), net::error::get_ssl_category());
+  ERR_clear_error();
+  return ec.message();
+}
+
+// A server context for TLS 1.2+ with this PEM certificate chain and key; any problem is an
+// invalid_argument naming the option and the file.
+Status make_tls_context(const std::string& cert, const std::string& key, std::optional<ssl::context>* out) {
+  if (cert.empty() || key.empty())
+    return invalid_argument("--tls-cert and --tls-key go together: give both or neither");
+  auto readable = [](const char* option, const std::string& file) {
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    if (f == nullptr)
+      return invalid_argument(std::string(option) + ": cannot read '" + file + "': " + std::strerror(errno));
+    const bool unreadable = std::fgetc(f) == EOF && std::ferror(f);  // a directory: EISDIR
+    const int err = errno;
+    std::fclose(f);
+    if (unreadable)
+      return invalid_argument(std::string(option) + ": cannot read '" + file + "': " + std::strerror(err));
+    return Status::ok();
+  };
+  if (Status st = readable("--tls-cert", cert); !st.is_ok()) return st;
+  if (Status st = readable("--tls-key", key); !st.is_ok()) return st;
+  ERR_clear_error();
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                  ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  // No client-initiated renegotiation (a cheap way to make the server do expensive work).
+  SSL_CTX_set_options(ctx.native_handle(), SSL_OP_NO_RENEGOTIATION);
+  // An encrypted key would make OpenSSL prompt on the terminal: fail instead.
+  ctx.set_password_callback([](std::size_t, ssl::context::password_purpose) { return std::string(); });
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(cert, ec);
+  if (ec) {
+    ERR_clear_error();
+    return invalid_argument("--tls-cert: '" + cert + "' is not a usable PEM certificate: " + ec.message());
+  }
+  ctx.use_private_key_file(key, ssl::context::pem, ec);
+  if (ec) {
+    ERR_clear_error();
+    if (ec.category() == net::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+      return invalid_argument("--tls-key: '" + key + "' does not match the certificate in '" + cert + "'");
+    }
+    return invalid_argument("--tls-key: '" + key + "' is not a usable unencrypted PEM private key: " + ec.message());
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    return invalid_argument("--tls-key: '" + key + "' does not match the certificate in '" + cert +
+                            "': " + openssl_error());
+  }
+  out->emplace(std::move(ctx));
+  return Status::ok();
+}
+
 }  // namespace
 
 // Connections and handlers point at the Impl without owning it: it owns the io_context, whose
@@ -117,11 +183,15 @@ std::string utc_now() {
 struct HttpServer::Impl {
   HttpOptions options;
   Handler handler;
+  // Set when the listener speaks HTTPS. Declared before the io_context so that it outlives the
+  // connections the io_context releases when it is destroyed.
+  std::optional<ssl::context> tls;
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor{net::make_strand(ioc)};
   std::vector<std::thread> threads;
   std::atomic<uint16_t> bound_port{0};
+  std::string keep_alive_hint;  // "timeout=<read timeout in whole seconds>"
   std::atomic<bool> draining{false};
   std::atomic<uint64_t> next_id{1};
   // Requests handed to the handler and not yet answered on the wire.
@@ -144,20 +214,55 @@ struct HttpServer::Impl {
 
 namespace {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection, over plain TCP or TLS: the stream type is a template parameter, so the plain
+// path carries no TLS code and neither pays a branch per read or write; the few differences
+// (handshake, TLS close, error kinds) are `if constexpr`. The listener picks one per accept.
+template <class Stream>
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Connection<Stream>>::shared_from_this;
+
  public:
-  Connection(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), server_(server) {
+  template <class... TlsContext>
+  Connection(tcp::socket socket, HttpServer::Impl* server, TlsContext&... tls)
+      : stream_(std::move(socket), tls...), timer_(stream_.get_executor()), server_(server) {
     beast::error_code ec;
-    const auto ep = stream_.socket().remote_endpoint(ec);
+    const auto ep = socket_().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
   void start() {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&Connection::read_header, shared_from_this()));
+    if constexpr (kTls) {
+      net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
+    } else {
+      net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+    }
   }
 
  private:
+  beast::tcp_stream& tcp_() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& socket_() { return tcp_().socket(); }
+
+  // TLS: the handshake runs under the read timer, whose deadline then also covers the first
+  // request (a request must arrive whole within read_timeout of the connection opening), so a
+  // client that connects and stalls, mid-handshake or after it, cannot pin the connection.
+  void handshake() {
+    tcp_().expires_never();
+    arm_read_timer();
+    stream_.async_handshake(ssl::stream_base::server,
+                            beast::bind_front_handler(&Connection::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    // Plain HTTP, garbage, a protocol or cipher the server refuses, a certificate the client
+    // rejects, or the timeout: nobody to answer in HTTP; drop the connection, others go on.
+    if (ec || timed_out_) return close();
+    read_header(/*arm_timer=*/false);
+  }
+
   // Our own timer rather than tcp_stream's expiry: that one closes the socket, and a client
   // that sent half a request should still be told 408.
   void arm_read_timer() {
@@ -168,16 +273,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (ec || !self->reading_) return;
       self->timed_out_ = true;
       beast::error_code ignored;
-      self->stream_.socket().cancel(ignored);
+      self->socket_().cancel(ignored);
     });
   }
 
-  void read_header() {
+  void read_header(bool arm_timer = true) {
     parser_.emplace();
     parser_->header_limit(server_->options.max_header_bytes);
     parser_->body_limit(server_->options.max_body_bytes);
-    stream_.expires_never();
-    arm_read_timer();
+    tcp_().expires_never();
+    if (arm_timer) arm_read_timer();
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Connection::on_header, shared_from_this()));
   }
@@ -200,6 +305,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read_body() {
+    // The timer may have fired between two reads (nothing pending to cancel then).
+    if (timed_out_) return on_read_error(net::error::operation_aborted);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Connection::on_read, shared_from_this()));
   }
 
@@ -217,6 +324,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return fail(431, "request header exceeds " + std::to_string(server_->options.max_header_bytes) + " bytes");
+    }
+    if constexpr (kTls) {
+      // A TLS failure mid-stream (bad record, no close_notify): the stream cannot carry an answer.
+      if (ec == ssl::error::stream_truncated || ec.category() == net::error::get_ssl_category()) return close();
     }
     // The peer went away (between requests or mid-body): nobody is left to answer.
     if (ec == http::error::end_of_stream || ec == http::error::partial_message || ec == net::error::eof ||
@@ -303,10 +414,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!resp.request_id.empty() && header_safe) res_.set("X-Request-Id", resp.request_id);
     const bool keep = keep_alive_ && !server_->draining.load();
     res_.keep_alive(keep);
+    // Tells clients when an idle connection will be closed, so that they do not reuse one just
+    // as the server closes it (Node's fetch keeps idle sockets 4 s otherwise).
+    if (keep) res_.set(http::field::keep_alive, server_->keep_alive_hint);
     res_.body() = std::move(resp.body);
     res_.prepare_payload();
     bytes_out_ = res_.body().size();
-    stream_.expires_after(server_->options.write_timeout);
+    tcp_().expires_after(server_->options.write_timeout);
     http::async_write(stream_, res_, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
   }
 
@@ -324,13 +438,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Half-close and discard what the client still sends (briefly), so it reads our answer
-  // instead of a reset from closing with unread data.
+  // instead of a reset from closing with unread data. TLS: send close_notify and wait (as
+  // briefly) for the client's, then close.
   void linger_close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
-    drain_ = std::make_shared<std::array<char, 8192>>();
-    drain_some();
+    tcp_().expires_after(std::chrono::seconds(2));
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
+    } else {
+      beast::error_code ignored;
+      socket_().shutdown(tcp::socket::shutdown_send, ignored);
+      drain_ = std::make_shared<std::array<char, 8192>>();
+      drain_some();
+    }
   }
 
   void drain_some() {
@@ -344,8 +463,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     reading_ = false;
     timer_.cancel();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    socket_().shutdown(tcp::socket::shutdown_both, ignored);
+    socket_().close(ignored);
   }
 
   void log_access() {
@@ -364,7 +483,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bytes_in_ = bytes_out_ = 0;
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   net::steady_timer timer_;
   HttpServer::Impl* server_;
   beast::flat_buffer buffer_;
@@ -387,7 +506,11 @@ void HttpServer::Impl::accept() {
     if (!ec) {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Connection>(std::move(socket), this)->start();
+      if (tls) {
+        std::make_shared<Connection<TlsStream>>(std::move(socket), this, *tls)->start();
+      } else {
+        std::make_shared<Connection<PlainStream>>(std::move(socket), this)->start();
+      }
     }
     accept();
   });
@@ -396,12 +519,19 @@ void HttpServer::Impl::accept() {
 HttpServer::HttpServer(HttpOptions options, Handler handler) : impl_(std::make_shared<Impl>()) {
   impl_->options = std::move(options);
   impl_->handler = std::move(handler);
+  impl_->keep_alive_hint =
+      "timeout=" +
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(impl_->options.read_timeout).count());
 }
 
 HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
 
 Status HttpServer::start() {
   Impl& s = *impl_;
+  if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    const Status st = make_tls_context(s.options.tls_cert_file, s.options.tls_key_file, &s.tls);
+    if (!st.is_ok()) return st;
+  }
   beast::error_code ec;
   const auto address = net::ip::make_address(s.options.host, ec);
   if (ec) return invalid_argument("--host: '" + s.options.host + "' is not an IP address");
@@ -423,6 +553,8 @@ Status HttpServer::start() {
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
+
+bool HttpServer::tls() const { return impl_->tls.has_value(); }
 
 void HttpServer::stop_accepting() {
   impl_->draining = true;

@@ -1,6 +1,7 @@
 // A small asynchronous HTTP/1.1 server (Boost.Beast on Asio): keep-alive, size limits, read
-// timeouts, JSON access log. It knows nothing of inference: requests go to one Handler, which
-// answers through a Responder from any thread (the inference scheduler answers from its own).
+// timeouts, JSON access log, optional TLS (HTTPS over OpenSSL). It knows nothing of inference:
+// requests go to one Handler, which answers through a Responder from any thread (the inference
+// scheduler answers from its own).
 #pragma once
 
 #include <chrono>
@@ -50,6 +51,10 @@ struct HttpOptions {
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds write_timeout{30000};
   bool access_log = true;  // one JSON line per request on stderr
+  // Both set: the listener speaks only HTTPS (TLS 1.2 or later) with this PEM certificate chain
+  // and PEM private key (unencrypted). A client that fails the handshake is dropped; the
+  // handshake counts against read_timeout like the first request.
+  std::string tls_cert_file, tls_key_file;
   // Told the status of every response written, the server's own 4xx included (for metrics).
   std::function<void(int status)> on_response;
 };
@@ -61,8 +66,11 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  Status start();  // binds, listens and starts the IO threads
+  // Loads the TLS certificate and key (if set), binds, listens and starts the IO threads.
+  // A certificate or key that cannot be used is an invalid_argument naming the file.
+  Status start();
   uint16_t port() const;
+  bool tls() const;  // whether the listener speaks HTTPS
   // Closes the listening socket; connections finish their current request and close.
   void stop_accepting();
   // Waits (up to `grace`) until every handed-out request has been answered, then stops.

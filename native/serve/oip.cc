@@ -197,6 +197,36 @@ bool split_path(const std::string& path, std::vector<std::string>* segs) {
 
 }  // namespace
 
+Status check_input(const ModelVersion& mv, const std::string& name, std::string_view datatype, DType* dtype) {
+  auto decl = std::find_if(mv.inputs.begin(), mv.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });
+  if (decl == mv.inputs.end()) {
+    std::string names;
+    for (const auto& v : mv.inputs) names += (names.empty() ? "'" : ", '") + v.name + "'";
+    return invalid_argument("model '" + mv.model + "' has no input '" + name + "'; its inputs are " + names);
+  }
+  const auto dt = dtype_from_oip(datatype);
+  if (!dt) return invalid_argument("input '" + name + "': unknown datatype '" + std::string(datatype) + "'");
+  if (decl->type.dtype != DType::kUndefined && *dt != decl->type.dtype) {
+    const char* want = oip_datatype(decl->type.dtype);
+    return invalid_argument("input '" + name + "' expects datatype " + (want ? want : dtype_name(decl->type.dtype)) +
+                            ", got " + std::string(datatype));
+  }
+  *dtype = *dt;
+  return Status::ok();
+}
+
+Status check_input_shape(const ModelVersion& mv, const std::string& name, const Shape& shape) {
+  auto decl = std::find_if(mv.inputs.begin(), mv.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });
+  if (decl == mv.inputs.end() || !decl->type.has_shape) return Status::ok();
+  bool ok = shape.size() == decl->type.dims.size();
+  for (size_t d = 0; ok && d < shape.size(); ++d) {
+    ok = !decl->type.dims[d].known() || decl->type.dims[d].value == shape[d];
+  }
+  if (ok) return Status::ok();
+  return invalid_argument("input '" + name + "' expects shape " + decl->type.to_string() + ", got " +
+                          shape_to_string(shape));
+}
+
 void OipService::handle(HttpRequest&& req, Responder respond) {
   std::string request_id;
   if (const std::string* h = req.header("x-request-id"); h != nullptr && !h->empty() && h->size() <= 128) {
@@ -214,6 +244,16 @@ void OipService::handle(HttpRequest&& req, Responder respond) {
     // Only reached before a request is queued (parsing); the queued path answers from the job.
     reply(error_response(500, std::string("internal error: ") + e.what()));
   }
+}
+
+void OipService::handle_metrics_port(HttpRequest&& req, Responder respond) {
+  if (req.path != "/metrics") return respond(error_response(404, "this port serves only GET /metrics"));
+  if (req.method != "GET") {
+    HttpResponse r = error_response(405, "use GET for /metrics");
+    r.headers.emplace_back("Allow", "GET");
+    return respond(std::move(r));
+  }
+  respond({200, "text/plain; version=0.0.4", {}, metrics_->prometheus(), ""});
 }
 
 void OipService::route(HttpRequest& req, const Responder& reply) {
@@ -486,30 +526,15 @@ void OipService::infer(HttpRequest& req, const std::string& model, const std::st
       return fail(400, "each input needs \"name\", \"datatype\" and \"shape\"");
     }
     const std::string n(name->GetString(), name->GetStringLength());
-    auto decl = std::find_if(mv->inputs.begin(), mv->inputs.end(), [&](const ValueInfo& v) { return v.name == n; });
-    if (decl == mv->inputs.end()) {
-      std::string names;
-      for (const auto& v : mv->inputs) names += (names.empty() ? "'" : ", '") + v.name + "'";
-      return fail(400, "model '" + model + "' has no input '" + n + "'; its inputs are " + names);
-    }
     if (!seen.insert(n).second) return fail(400, "input '" + n + "' is given twice");
-    const auto dtype = dtype_from_oip(datatype->GetString());
-    if (!dtype) return fail(400, "input '" + n + "': unknown datatype '" + datatype->GetString() + "'");
-    if (decl->type.dtype != DType::kUndefined && *dtype != decl->type.dtype) {
-      const char* want = oip_datatype(decl->type.dtype);
-      return fail(400, "input '" + n + "' expects datatype " + (want ? want : dtype_name(decl->type.dtype)) + ", got " +
-                           datatype->GetString());
-    }
+    DType dtype_value = DType::kUndefined;
+    const Status checked =
+        check_input(*mv, n, std::string_view(datatype->GetString(), datatype->GetStringLength()), &dtype_value);
+    if (!checked.is_ok()) return fail(400, checked.message());
+    const std::optional<DType> dtype = dtype_value;
     auto s = shape_from_json(*shape);
     if (!s.is_ok()) return fail(400, "input '" + n + "': " + s.status().message());
-    if (decl->type.has_shape) {
-      bool ok = s->size() == decl->type.dims.size();
-      for (size_t d = 0; ok && d < s->size(); ++d)
-        ok = !decl->type.dims[d].known() || decl->type.dims[d].value == (*s)[d];
-      if (!ok) {
-        return fail(400, "input '" + n + "' expects shape " + decl->type.to_string() + ", got " + shape_to_string(*s));
-      }
-    }
+    if (const Status sh = check_input_shape(*mv, n, *s); !sh.is_ok()) return fail(400, sh.message());
     Result<Tensor> t = internal_error("unset");
     const rapidjson::Value* params = member(in, "parameters");
     const rapidjson::Value* bsize = params != nullptr ? member(*params, "binary_data_size") : nullptr;

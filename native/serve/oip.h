@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <string>
+#include <string_view>
 
 #include "native/serve/auth.h"
 #include "native/serve/http_server.h"
@@ -13,6 +14,13 @@
 
 namespace tandem::serve {
 
+// Checks one request input against the model (shared by the REST and gRPC paths, so both give
+// the same answers): the model has an input of that name, `datatype` is an OIP name matching
+// the input's dtype, and `shape` fits its declared shape. Sets `*dtype`; kInvalidArgument
+// (REST 400, gRPC INVALID_ARGUMENT) with a message naming what is wrong otherwise.
+Status check_input(const ModelVersion& mv, const std::string& name, std::string_view datatype, DType* dtype);
+Status check_input_shape(const ModelVersion& mv, const std::string& name, const Shape& shape);
+
 class OipService {
  public:
   OipService(Repository* repository, Metrics* metrics, const Auth* auth)
@@ -20,6 +28,9 @@ class OipService {
 
   // The HttpServer handler. Never throws; answers every request exactly once.
   void handle(HttpRequest&& req, Responder respond);
+  // The handler of the --metrics-port listener: GET /metrics only, without an API key (it is
+  // for Prometheus scrapers inside the cluster, as Triton's metrics port; see README.md).
+  void handle_metrics_port(HttpRequest&& req, Responder respond);
   // /v2/health/ready says true only between set_ready(true) and set_ready(false) (draining).
   void set_ready(bool ready) { ready_ = ready; }
 

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "native/lib/backends.h"
@@ -17,6 +19,9 @@
 #include "native/serve/metrics.h"
 #include "native/serve/oip.h"
 #include "native/serve/repository.h"
+#ifdef TANDEM_HAS_GRPC
+#include "native/serve/grpc/grpc_service.h"
+#endif
 
 #ifndef TANDEM_SERVE_DEFAULT_REPOSITORY
 #define TANDEM_SERVE_DEFAULT_REPOSITORY ""
@@ -30,9 +35,16 @@ int usage() {
       << "usage: tandem serve [--model-repository DIR] [--host ADDR (0.0.0.0)] [--http-port N (8000; 0 = any)]\n"
          "                    [--io-threads N (2)] [--max-body-bytes N (67108864)] [--max-header-bytes N (16384)]\n"
          "                    [--read-timeout-ms N (30000)] [--max-queue N (64)] [--drain-timeout-ms N (30000)]\n"
-         "                    [--api-key-file FILE] [--no-access-log] [--backend B] [--threads N]\n"
+         "                    [--api-key-file FILE] [--tls-cert FILE --tls-key FILE] [--metrics-port N]\n"
+         "                    [--grpc-port N] [--no-access-log] [--backend B] [--threads N]\n"
          "\n"
          "  Serves DIR/<model>/<version>/model.onnx over the Open Inference Protocol v2 (REST).\n"
+         "  --tls-cert/--tls-key: PEM certificate (chain) and unencrypted PEM key; the HTTP port then\n"
+         "  speaks only HTTPS (TLS 1.2+). --metrics-port: also serve GET /metrics, without an API key,\n"
+         "  over plain HTTP on this port of the same host (0 = any free port).\n"
+         "  --grpc-port: also serve inference.GRPCInferenceService (OIP v2 over gRPC) on this port of the\n"
+         "  same host (0 = any free port), same models, API keys (metadata authorization: Bearer <key>)\n"
+         "  and --max-body-bytes.\n"
          "  Without --model-repository: the demo repository made at build time ("
       << (TANDEM_SERVE_DEFAULT_REPOSITORY[0] ? TANDEM_SERVE_DEFAULT_REPOSITORY : "none in this build")
       << ").\n"
@@ -62,6 +74,9 @@ int cmd_serve(int argc, char** argv) {
   HttpOptions http;
   std::string repo_dir, key_file, backend = "auto";
   long long threads = 0, max_queue = 64, drain_ms = 30000;
+  int metrics_port = -1;  // -1: no metrics listener
+  // -1: no gRPC listener (never read in a build without gRPC)
+  [[maybe_unused]] int grpc_port = -1;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") return usage();
@@ -87,6 +102,10 @@ int cmd_serve(int argc, char** argv) {
       key_file = v;
     else if (a == "--backend")
       backend = v;
+    else if (a == "--tls-cert")
+      http.tls_cert_file = v;
+    else if (a == "--tls-key")
+      http.tls_key_file = v;
     else if (a == "--http-port") {
       if (!num(0, 65535)) return 2;
       http.port = static_cast<uint16_t>(n);
@@ -111,8 +130,16 @@ int cmd_serve(int argc, char** argv) {
     } else if (a == "--threads") {
       if (!num(0, 1024)) return 2;
       threads = n;
-    } else if (a == "--grpc-port" || a == "--metrics-port") {
-      return bad(a + " is not supported yet (REST only; /metrics is served on the HTTP port)");
+    } else if (a == "--metrics-port") {
+      if (!num(0, 65535)) return 2;
+      metrics_port = static_cast<int>(n);
+    } else if (a == "--grpc-port") {
+#ifdef TANDEM_HAS_GRPC
+      if (!num(0, 65535)) return 2;
+      grpc_port = static_cast<int>(n);
+#else
+      return bad(a + ": this build has no gRPC (needs libgrpc++-dev, libprotobuf-dev, protobuf-compiler-grpc)");
+#endif
     } else {
       std::cerr << "tandem serve: unknown option '" << a << "'\n";
       return usage();
@@ -153,12 +180,56 @@ int cmd_serve(int argc, char** argv) {
   // Listen first so /v2/health/live answers while models load; ready turns true after.
   const Status st = server.start();
   if (!st.is_ok()) return bad(st.message());
+  // The metrics listener: same host, plain HTTP, one IO thread, small bodies; its scrapes are
+  // not counted in tandem_http_responses_total (that counts the API port's traffic).
+  std::optional<HttpServer> metrics_server;
+  if (metrics_port >= 0) {
+    HttpOptions mo;
+    mo.host = http.host;
+    mo.port = static_cast<uint16_t>(metrics_port);
+    mo.io_threads = 1;
+    mo.max_header_bytes = http.max_header_bytes;
+    mo.max_body_bytes = 1 << 16;
+    mo.read_timeout = http.read_timeout;
+    mo.access_log = http.access_log;
+    metrics_server.emplace(mo, [&service](HttpRequest&& req, Responder respond) {
+      service.handle_metrics_port(std::move(req), std::move(respond));
+    });
+    const Status mst = metrics_server->start();
+    if (!mst.is_ok()) return bad("--metrics-port: " + mst.message());
+  }
+#ifdef TANDEM_HAS_GRPC
+  // The gRPC listener: same host, repository, metrics and keys; messages bounded like bodies.
+  std::unique_ptr<GrpcServer> grpc_server;
+  if (grpc_port >= 0) {
+    GrpcOptions go;
+    go.host = http.host;
+    go.port = static_cast<uint16_t>(grpc_port);
+    go.max_message_bytes = http.max_body_bytes;
+    go.tls_cert_file = http.tls_cert_file;  // with --tls-cert/--tls-key, gRPC is TLS too
+    go.tls_key_file = http.tls_key_file;
+    grpc_server = std::make_unique<GrpcServer>(go, &repository, &metrics, &*auth);
+    const Status gst = grpc_server->start();
+    if (!gst.is_ok()) return bad("--grpc-port: " + gst.message());
+  }
+#endif
   std::fprintf(stderr, "tandem serve: repository %s, %s\n", repo_dir.c_str(),
                auth->enabled() ? (std::to_string(auth->key_count()) + " API key(s)").c_str() : "no API keys");
   repository.load_all();
   service.set_ready(true);
+#ifdef TANDEM_HAS_GRPC
+  if (grpc_server) grpc_server->set_ready(true);
+#endif
   // The one line on stdout: tests and scripts read the port from it (useful with --http-port 0).
-  std::printf("tandem serve: listening on http://%s:%u\n", http.host.c_str(), static_cast<unsigned>(server.port()));
+  std::string line = std::string("tandem serve: listening on ") + (server.tls() ? "https" : "http") + "://" +
+                     http.host + ":" + std::to_string(server.port());
+  if (metrics_server) line += ", metrics on http://" + http.host + ":" + std::to_string(metrics_server->port());
+#ifdef TANDEM_HAS_GRPC
+  if (grpc_server) {
+    line += ", grpc on " + http.host + ":" + std::to_string(grpc_server->port()) + (server.tls() ? " (TLS)" : "");
+  }
+#endif
+  std::printf("%s\n", line.c_str());
   std::fflush(stdout);
 
   int sig = 0;
@@ -166,8 +237,20 @@ int cmd_serve(int argc, char** argv) {
   std::fprintf(stderr, "tandem serve: %s, draining\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   service.set_ready(false);
   server.stop_accepting();
+#ifdef TANDEM_HAS_GRPC
+  // No new calls from here; those in flight are answered by the drain below.
+  if (grpc_server) {
+    grpc_server->set_ready(false);
+    grpc_server->begin_shutdown(std::chrono::milliseconds(drain_ms));
+  }
+#endif
   repository.stop_all();  // every queued and running request finishes and is answered
   server.shutdown(std::chrono::milliseconds(drain_ms));
+#ifdef TANDEM_HAS_GRPC
+  if (grpc_server) grpc_server->wait();
+#endif
+  // Scrapes are answered through the drain; the metrics listener goes last.
+  if (metrics_server) metrics_server->shutdown(std::chrono::milliseconds(1000));
   std::fprintf(stderr, "tandem serve: stopped\n");
   return 0;
 }

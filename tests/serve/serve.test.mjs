@@ -1,15 +1,18 @@
 // `tandem serve` over loopback: the suite builds a model repository, starts the server binary
 // (TANDEM_BINARY, default build/native/tandem) on a free port and checks the Open Inference
 // Protocol v2 endpoints, the binary extension, datatypes, errors, hostile clients, unload under
-// load, batching, backpressure, deadlines, auth, metrics, logs and graceful shutdown.
+// load, batching, backpressure, deadlines, auth, metrics, logs, graceful shutdown, TLS (with a
+// self-signed certificate made by the openssl CLI) and the separate metrics port.
 //
 //   TANDEM_BINARY=build/serve-dev/tandem node --test tests/serve/serve.test.mjs
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +23,9 @@ const MAX_BODY = 4 << 20;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tandem-serve-'));
 const REPO = path.join(tmp, 'repo');
+const CERT = path.join(tmp, 'cert.pem');
+const KEY = path.join(tmp, 'key.pem');
+let CERT_PEM;
 const servers = [];
 
 function startServer({ repo = REPO, args = [], env = {} } = {}) {
@@ -34,11 +40,12 @@ function startServer({ repo = REPO, args = [], env = {} } = {}) {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${srv.stderr}`)), 20000);
     child.stdout.on('data', (d) => {
       srv.stdout += d;
-      const m = srv.stdout.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+      const m = srv.stdout.match(/listening on (https?):\/\/127\.0\.0\.1:(\d+)(?:, metrics on http:\/\/127\.0\.0\.1:(\d+))?.*\n/);
       if (m && !srv.port) {
         clearTimeout(timer);
-        srv.port = Number(m[1]);
-        srv.base = `http://127.0.0.1:${srv.port}`;
+        srv.port = Number(m[2]);
+        srv.base = `${m[1]}://127.0.0.1:${srv.port}`;
+        if (m[3]) srv.metricsPort = Number(m[3]);
         resolve(srv);
       }
     });
@@ -102,6 +109,40 @@ function raw(port, data, { end = false, timeoutMs = 5000 } = {}) {
   });
 }
 
+// `tandem serve` with these arguments, expected to refuse to start: { code, stderr }.
+function startFailure(args) {
+  return new Promise((resolve) => {
+    const child = spawn(BINARY, ['serve', '--host', '127.0.0.1', '--http-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    child.on('exit', (code) => { clearTimeout(killer); resolve({ code, stderr }); });
+  });
+}
+
+// One HTTPS request (its own connection) trusting the suite's self-signed certificate; extra
+// options go to https.request (minVersion, maxVersion, ...).
+function httpsRequest(srv, method, p, { body, headers = {}, ...options } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: srv.port, method, path: p, ca: CERT_PEM, agent: false,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers }, ...options,
+    }, (res) => {
+      const protocol = res.socket.getProtocol();
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json, protocol });
+      });
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
 async function assertLive(srv) {
   const r = await get(srv, '/v2/health/live');
   assert.equal(r.status, 200);
@@ -133,6 +174,11 @@ let ort;
 before(async () => {
   const gen = spawnSync('/usr/bin/python3', [path.join(HERE, 'make_repository.py'), REPO], { encoding: 'utf8' });
   assert.equal(gen.status, 0, gen.stderr);
+  // A self-signed P-256 certificate for 127.0.0.1, valid one day, for the TLS tests.
+  const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', KEY, '-out', CERT], { encoding: 'utf8' });
+  assert.equal(cert.status, 0, cert.stderr);
+  CERT_PEM = readFileSync(CERT);
   ort = (await import('onnxruntime-node')).default;
   main = await startServer({ args: ['--io-threads', '2'] });
 });
@@ -154,6 +200,7 @@ describe('health and metadata', () => {
     const meta = await get(main, '/v2');
     assert.equal(meta.status, 200);
     assert.equal(meta.json.name, 'tandem');
+    assert.equal(meta.headers.get('keep-alive'), 'timeout=1');  // clients learn the idle timeout
     assert.match(meta.json.version, /^\d+\.\d+\.\d+$/);
     for (const e of ['binary_tensor_data', 'model_repository', 'statistics']) assert.ok(meta.json.extensions.includes(e));
   });
@@ -580,12 +627,152 @@ describe('serving', () => {
   });
 });
 
+describe('TLS and the metrics port', () => {
+  let srv;
+  const tlsRepo = path.join(tmp, 'tls-repo');
+  before(async () => {
+    cpSync(path.join(REPO, 'seed_mlp', '1'), path.join(tlsRepo, 'seed_mlp', '1'), { recursive: true });
+    srv = await startServer({ repo: tlsRepo, args: ['--tls-cert', CERT, '--tls-key', KEY, '--metrics-port', '0'] });
+  });
+
+  test('HTTPS infer equals plain HTTP; keep-alive; TLS 1.2 and 1.3, nothing older', async () => {
+    assert.match(srv.base, /^https:/);
+    const x = mlpInput(2, 9);
+    const r = await httpsRequest(srv, 'POST', '/v2/models/seed_mlp/infer', { body: mlpRequest(x, 2, { id: 'tls-1' }) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.protocol, 'TLSv1.3');
+    assert.equal(r.headers['x-request-id'], 'tls-1');
+    const plain = await post(main, '/v2/models/seed_mlp/versions/1/infer', mlpRequest(x, 2));
+    assert.deepEqual(r.json.outputs, plain.json.outputs);
+    // Keep-alive over TLS: two requests, one connection.
+    const answers = await new Promise((resolve, reject) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: srv.port, ca: CERT_PEM });
+      const got = [];
+      let text = '';
+      sock.on('secureConnect', () => sock.write('GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n\r\n'));
+      sock.on('data', (d) => {
+        text += d;
+        if (!text.endsWith('}')) return;
+        got.push(text);
+        text = '';
+        if (got.length === 1) sock.write('GET /v2/models/seed_mlp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(got));
+    });
+    assert.equal(answers.length, 2, answers.join('\n'));
+    assert.match(answers[0], /^HTTP\/1\.1 200 [\s\S]*\{"ready": true\}$/);
+    assert.match(answers[0], /\r\nKeep-Alive: timeout=1\r\n/);  // the idle timeout (--read-timeout-ms 1000)
+    assert.doesNotMatch(answers[1], /Keep-Alive/);
+    assert.match(answers[1], /^HTTP\/1\.1 200 [\s\S]*"name": ?"seed_mlp"/);
+    const v12 = await httpsRequest(srv, 'GET', '/v2/health/live', { maxVersion: 'TLSv1.2' });
+    assert.equal(v12.status, 200);
+    assert.equal(v12.protocol, 'TLSv1.2');
+    // TLS 1.1 (the client allowed to offer it): the server refuses with a protocol_version alert.
+    const old = await new Promise((resolve) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: srv.port, ca: CERT_PEM, minVersion: 'TLSv1', maxVersion: 'TLSv1.1',
+        ciphers: 'DEFAULT@SECLEVEL=0' });
+      sock.on('secureConnect', () => { sock.destroy(); resolve('connected'); });
+      sock.on('error', (e) => resolve(e.code));
+    });
+    assert.match(old, /PROTOCOL_VERSION/);
+  });
+
+  test('plain HTTP and garbage on the TLS port are dropped at once; HTTPS goes on', async () => {
+    const plain = await raw(srv.port, 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.ok(plain.closed && plain.ms < 900, `${plain.ms} ms`);
+    assert.ok(!plain.response.includes('HTTP/1.1'), plain.response);
+    const garbage = await raw(srv.port, Buffer.from('16030100040100000000deadbeef', 'hex'));
+    assert.ok(garbage.closed && garbage.ms < 900, `${garbage.ms} ms`);
+    const noise = await raw(srv.port, Buffer.alloc(300, 0xa5));
+    assert.ok(noise.closed && noise.ms < 900, `${noise.ms} ms`);
+    assert.equal((await httpsRequest(srv, 'GET', '/v2/health/live')).status, 200);
+  });
+
+  test('stalled handshakes, and a handshake with no (whole) request after it, are closed after the read timeout', async () => {
+    const silent = raw(srv.port, '');
+    const midHandshake = raw(srv.port, Buffer.from('1603010200010001fc0303', 'hex'));  // a ClientHello cut short
+    const t0 = Date.now();
+    const idleAfterHandshake = new Promise((resolve, reject) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: srv.port, ca: CERT_PEM });
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(Date.now() - t0));
+      setTimeout(() => { sock.destroy(); reject(new Error('still open after 4 s')); }, 4000);
+    });
+    const halfRequest = new Promise((resolve) => {
+      let got = '';
+      const sock = tls.connect({ host: '127.0.0.1', port: srv.port, ca: CERT_PEM },
+        () => sock.write('GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Slow: '));
+      sock.on('data', (d) => { got += d; });
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(got));
+      setTimeout(() => { sock.destroy(); resolve('still open after 4 s'); }, 4000);
+    });
+    // Answered while four connections stall.
+    assert.equal((await httpsRequest(srv, 'GET', '/v2/health/live')).status, 200);
+    const [s, m, idleMs, half] = await Promise.all([silent, midHandshake, idleAfterHandshake, halfRequest]);
+    assert.match(half, /^HTTP\/1\.1 408 /);  // a request begun over TLS is told, as over plain HTTP
+    for (const [what, r] of [['silent', s], ['mid-handshake', m]]) {
+      assert.ok(r.closed && r.ms >= 900 && r.ms < 4000, `${what}: closed ${r.closed} after ${r.ms} ms`);
+    }
+    // One deadline covers the handshake and the first request (not one read timeout each).
+    assert.ok(idleMs >= 900 && idleMs < 1900, `closed after ${idleMs} ms`);
+    assert.equal((await httpsRequest(srv, 'GET', '/v2/health/live')).status, 200);
+  });
+
+  test('a missing, unusable or mismatched certificate or key: exit 2 naming the file', async () => {
+    const missing = path.join(tmp, 'no-such-key.pem');
+    const notPem = path.join(tmp, 'not-a-cert.pem');
+    const otherKey = path.join(tmp, 'other-key.pem');
+    writeFileSync(notPem, 'this is not a certificate\n');
+    const gen = spawnSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', otherKey], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const repo = ['--model-repository', tlsRepo];
+    const cases = [
+      [['--tls-cert', CERT, '--tls-key', missing], new RegExp(`--tls-key: cannot read '${missing}': No such file`)],
+      [['--tls-cert', missing, '--tls-key', KEY], new RegExp(`--tls-cert: cannot read '${missing}'`)],
+      [['--tls-cert', notPem, '--tls-key', KEY], new RegExp(`--tls-cert: '${notPem}' is not a usable PEM certificate`)],
+      [['--tls-cert', CERT, '--tls-key', notPem], new RegExp(`--tls-key: '${notPem}' is not a usable`)],
+      [['--tls-cert', CERT, '--tls-key', otherKey], new RegExp(`--tls-key: '${otherKey}' does not match the certificate in '${CERT}'`)],
+      [['--tls-cert', CERT], /--tls-cert and --tls-key go together/],
+      [['--metrics-port', '70000'], /--metrics-port takes a whole number/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => startFailure([...repo, ...args])));
+    results.forEach((r, i) => {
+      assert.equal(r.code, 2, `${cases[i][0].join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, cases[i][1]);
+      assert.doesNotMatch(r.stderr, /Sanitizer|terminate called/);
+    });
+  });
+
+  test('the metrics port answers Prometheus text over plain HTTP, and only /metrics', async () => {
+    assert.ok(srv.metricsPort > 0 && srv.metricsPort !== srv.port);
+    const base = `http://127.0.0.1:${srv.metricsPort}`;
+    const m = await fetch(`${base}/metrics`);
+    assert.equal(m.status, 200);
+    assert.match(m.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+    const text = await m.text();
+    assert.match(text, /# TYPE tandem_inference_requests_total counter/);
+    // The HTTPS infer of the first test, counted.
+    assert.match(text, /tandem_inference_requests_total\{model="seed_mlp",version="1",status="success"\} [1-9]/);
+    assert.equal((await fetch(`${base}/v2/health/live`)).status, 404);
+    const wrong = await fetch(`${base}/metrics`, { method: 'POST', body: '' });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'GET');
+    // Still on the API port as well (here over HTTPS).
+    const api = await httpsRequest(srv, 'GET', '/metrics');
+    assert.equal(api.status, 200);
+    assert.match(api.text, /tandem_http_responses_total/);
+  });
+});
+
 describe('auth and shutdown', () => {
   let srv;
   const keyFile = path.join(tmp, 'keys.txt');
   before(async () => {
     writeFileSync(keyFile, '# keys\nfile-key-5b2e\n\n');
-    srv = await startServer({ args: ['--api-key-file', keyFile], env: { TANDEM_API_KEYS: 'env-key-1a2b, env-key-3c4d' } });
+    srv = await startServer({ args: ['--api-key-file', keyFile, '--metrics-port', '0'],
+      env: { TANDEM_API_KEYS: 'env-key-1a2b, env-key-3c4d' } });
   });
 
   test('no key or a wrong key is 401 with WWW-Authenticate; health stays open', async () => {
@@ -598,6 +785,14 @@ describe('auth and shutdown', () => {
     }
     assert.equal((await post(srv, '/v2/models/seed_mlp/infer', mlpRequest(mlpInput(1), 1))).status, 401);
     assert.equal((await get(srv, '/metrics')).status, 401);
+  });
+
+  test('the metrics port needs no key (the API port does)', async () => {
+    const m = await fetch(`http://127.0.0.1:${srv.metricsPort}/metrics`);
+    assert.equal(m.status, 200);
+    assert.match(await m.text(), /# TYPE tandem_http_responses_total counter/);
+    assert.equal((await get(srv, '/metrics')).status, 401);
+    assert.equal((await fetch(`http://127.0.0.1:${srv.metricsPort}/v2`)).status, 404);
   });
 
   test('a configured key is accepted, and never logged', async () => {
