@@ -32,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { readNpy, writeNpy } from '../tests/models/npy.mjs';
 import { prng } from '../tests/models/prng.mjs';
 import { Target, closedLoop, openLoop } from './serve-load.mjs';
+import { writeSection } from './sections.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -504,23 +505,6 @@ function markdown(json) {
   return L.join('\n');
 }
 
-// Replaces the section from HEADING up to the next "## " heading (or the end), or appends it.
-function writeSection(file, section) {
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const lines = old.split('\n');
-  const start = lines.findIndex((l) => l.trimEnd() === HEADING);
-  let text;
-  if (start < 0) {
-    text = `${old.replace(/\s*$/, '')}${old.trim() ? '\n\n' : ''}${section}`;
-  } else {
-    let end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
-    if (end < 0) end = lines.length;
-    const rest = lines.slice(end).join('\n');
-    text = `${lines.slice(0, start).join('\n')}${start ? '\n' : ''}${section}${rest ? `\n${rest}` : ''}`;
-  }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
-}
-
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
@@ -590,7 +574,7 @@ async function main() {
   json.speedups = speedups(models.filter((mo) => !mo.error));
   writeFileSync(path.join(OUT, 'serve-results.json'), `${JSON.stringify(json, null, 1)}\n`);
   const md = opts.md ?? (opts.partial ? path.join(OUT, 'BENCHMARKS-serve.md') : path.join(REPO, 'BENCHMARKS.md'));
-  writeSection(md, markdown(json));
+  writeSection(md, HEADING, markdown(json));
   log(`bench/serve: wrote ${path.relative(REPO, md)} and ${path.relative(REPO, path.join(OUT, 'serve-results.json'))}`);
   const failed = models.some((mo) => mo.error || mo.configs.some((c) => c.error || c.server_exit !== 0));
   process.exit(failed ? 1 : 0);

@@ -30,6 +30,7 @@ import { numel, readNpy } from '../tests/models/npy.mjs';
 import { prng } from '../tests/models/prng.mjs';
 import { startServer } from '../web/tests/serve.mjs';
 import { benchModel, coldStart } from './web-harness.mjs';
+import { writeSection } from './sections.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -269,23 +270,6 @@ function markdown(json) {
   return L.join('\n');
 }
 
-// Replaces the section from HEADING up to the next "## " heading (or the end), or appends it.
-function writeSection(file, section) {
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const lines = old.split('\n');
-  const start = lines.findIndex((l) => l.trimEnd() === HEADING);
-  let text;
-  if (start < 0) {
-    text = `${old.replace(/\s*$/, '')}${old.trim() ? '\n\n' : ''}${section}`;
-  } else {
-    let end = lines.findIndex((l, i) => i > start && l.startsWith('## '));
-    if (end < 0) end = lines.length;
-    const rest = lines.slice(end).join('\n');
-    text = `${lines.slice(0, start).join('\n')}${start ? '\n' : ''}${section}${rest ? `\n${rest}` : ''}`;
-  }
-  writeFileSync(file, text.endsWith('\n') ? text : `${text}\n`);
-}
-
 // ---- main -----------------------------------------------------------------------------------
 
 async function main() {
@@ -406,7 +390,7 @@ async function main() {
   const json = { machine: m, settings: { ...settings, models: names, node: opts.node, browser: opts.browser }, results, cold, sizes: sizes() };
   writeFileSync(path.join(OUT, 'web-results.json'), `${JSON.stringify(json, null, 1)}\n`);
   const md = opts.md ?? (opts.partial ? path.join(OUT, 'BENCHMARKS-web.md') : path.join(REPO, 'BENCHMARKS.md'));
-  writeSection(md, markdown(json));
+  writeSection(md, HEADING, markdown(json));
   log(`bench/web: wrote ${path.relative(REPO, md)} and ${path.relative(REPO, path.join(OUT, 'web-results.json'))}`);
   process.exit(results.some((r) => r.error) || cold.some((c) => c.error) ? 1 : 0);
 }
