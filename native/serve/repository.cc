@@ -4,9 +4,8 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "core/model/onnx_reader.h"
 #include "native/serve/json.h"
 
 namespace tandem::serve {
@@ -164,10 +163,9 @@ Status Repository::load(const std::string& model) {
   ModelConfig config;
   config.batching.max_queue_size = options_.max_queue_size;
   if (fs::exists(dir / "config.json", ec)) {
-    std::ifstream f(dir / "config.json", std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    auto parsed = parse_model_config(ss.str(), options_.max_queue_size);
+    auto bytes = tandem::model::read_file((dir / "config.json").string());
+    auto parsed = bytes.is_ok() ? parse_model_config(std::string(bytes->begin(), bytes->end()), options_.max_queue_size)
+                                : Result<ModelConfig>(bytes.status());
     if (parsed.is_ok())
       config = *parsed;
     else

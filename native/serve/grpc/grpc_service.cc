@@ -5,16 +5,15 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "core/model/onnx_reader.h"
 #include "grpc_predict_v2.grpc.pb.h"
 #include "native/serve/oip.h"
 #include "native/serve/tensor_codec.h"
@@ -207,16 +206,6 @@ void fill_tensor_meta(const ValueInfo& v, inference::ModelMetadataResponse::Tens
   if (v.type.has_shape) {
     for (const auto& d : v.type.dims) m->add_shape(d.known() ? d.value : -1);
   }
-}
-
-bool read_file(const std::string& path, std::string* out) {
-  if (path.empty()) return false;
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return !out->empty();
 }
 
 }  // namespace
@@ -487,9 +476,14 @@ Status GrpcServer::start() {
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    if (!read_file(options_.tls_cert_file, &pair.cert_chain) || !read_file(options_.tls_key_file, &pair.private_key)) {
-      return invalid_argument("gRPC: cannot read the TLS certificate '" + options_.tls_cert_file + "' or key '" +
-                              options_.tls_key_file + "'");
+    for (auto [file, pem] :
+         {std::pair{&options_.tls_cert_file, &pair.cert_chain}, std::pair{&options_.tls_key_file, &pair.private_key}}) {
+      auto bytes = tandem::model::read_file(*file);
+      if (!bytes.is_ok() || bytes->empty()) {
+        return invalid_argument("gRPC: cannot read the TLS file '" + *file +
+                                "': " + (bytes.is_ok() ? "it is empty" : bytes.status().message()));
+      }
+      pem->assign(bytes->begin(), bytes->end());
     }
     grpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.push_back(std::move(pair));
