@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 import { numel, readNpy, writeNpy } from '../tests/models/npy.mjs';
 import { prng } from '../tests/models/prng.mjs';
+import { keepOtherSections, printHeaderComment } from './sections.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -62,11 +63,7 @@ function parseArgs(argv) {
     else if (a === '--backend') o.backend = value();
     else if (a === '--tandem') o.tandem = path.resolve(value());
     else if (a === '--md') o.md = path.resolve(value());
-    else if (a === '-h' || a === '--help') {
-      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'));
-      process.exit(0);
-    } else die(`unknown option '${a}' (see --help)`);
+    else if (a === '-h' || a === '--help') printHeaderComment(import.meta.url); else die(`unknown option '${a}' (see --help)`);
   }
   if (!Number.isInteger(o.warmup ?? 0) || (o.warmup ?? 0) < 0) die('--warmup takes a whole number >= 0');
   if (!existsSync(o.tandem)) die(`no tandem binary at ${o.tandem}; build it or pass --tandem PATH`);
@@ -273,16 +270,6 @@ function markdown(results, m, opts, settings) {
     L.push('');
   }
   return L.join('\n');
-}
-
-// The new report plus the "## " sections of the old file that this report does not write (the
-// WebAssembly section belongs to web.mjs), in their old order after it.
-function keepOtherSections(file, report) {
-  if (!existsSync(file)) return report;
-  const sections = readFileSync(file, 'utf8').split(/^(?=## )/m).slice(1);
-  const written = new Set(report.split('\n').filter((l) => l.startsWith('## ')).map((l) => l.trimEnd()));
-  const kept = sections.filter((sec) => !written.has(sec.split('\n')[0].trimEnd()));
-  return kept.length ? `${report.replace(/\s*$/, '')}\n\n${kept.join('').replace(/\s*$/, '')}\n` : report;
 }
 
 // ---- main -----------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { readNpy, writeNpy } from '../tests/models/npy.mjs';
 import { prng } from '../tests/models/prng.mjs';
 import { Target, closedLoop, openLoop } from './serve-load.mjs';
-import { writeSection } from './sections.mjs';
+import { printHeaderComment, writeSection } from './sections.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -80,11 +80,7 @@ function parseArgs(argv) {
     else if (a === '--inproc-runs') o.inprocRuns = num(a, value(), 1);
     else if (a === '--tandem') o.tandem = path.resolve(value());
     else if (a === '--md') o.md = path.resolve(value());
-    else if (a === '-h' || a === '--help') {
-      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'));
-      process.exit(0);
-    } else die(`unknown option '${a}' (see --help)`);
+    else if (a === '-h' || a === '--help') printHeaderComment(import.meta.url); else die(`unknown option '${a}' (see --help)`);
     if (a !== '--md') o.partial = true;
   }
   if (!['auto', 'json', 'binary'].includes(o.encoding)) die(`--encoding takes auto, json or binary, got '${o.encoding}'`);

@@ -30,7 +30,7 @@ import { numel, readNpy } from '../tests/models/npy.mjs';
 import { prng } from '../tests/models/prng.mjs';
 import { startServer } from '../web/tests/serve.mjs';
 import { benchModel, coldStart } from './web-harness.mjs';
-import { writeSection } from './sections.mjs';
+import { printHeaderComment, writeSection } from './sections.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..');
@@ -81,11 +81,7 @@ function parseArgs(argv) {
     else if (a === '--no-browser') o.browser = false;
     else if (a === '--no-threads') o.threads = false;
     else if (a === '--md') o.md = path.resolve(value());
-    else if (a === '-h' || a === '--help') {
-      const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
-      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).join('\n'));
-      process.exit(0);
-    } else die(`unknown option '${a}' (see --help)`);
+    else if (a === '-h' || a === '--help') printHeaderComment(import.meta.url); else die(`unknown option '${a}' (see --help)`);
     if (a !== '--md') o.partial = true;
   }
   if (!o.node && !o.browser) die('--no-node and --no-browser leave nothing to run');
