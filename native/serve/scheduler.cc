@@ -4,6 +4,8 @@
 #include <cstring>
 #include <exception>
 
+#include <pthread.h>
+
 namespace tandem::serve {
 namespace {
 
@@ -78,7 +80,12 @@ Scheduler::Scheduler(std::string label, std::vector<std::unique_ptr<Session>> se
       config_(config),
       batching_(batchable && config.max_batch_size > 1),
       on_execution_(std::move(on_execution)) {
-  for (auto& s : sessions_) workers_.emplace_back([this, session = s.get()] { worker(session); });
+  for (auto& s : sessions_) {
+    workers_.emplace_back([this, session = s.get()] {
+      pthread_setname_np(pthread_self(), "tandem-run");
+      worker(session);
+    });
+  }
 }
 
 Scheduler::~Scheduler() { stop_and_join(); }
