@@ -142,11 +142,11 @@ const MODELS = {
   },
   silero_vad_v5: {
     what: 'silero VAD v5, one 576-sample frame + state', encodings: ['json'], threads: 1,
-    // state is [2, N, 128] (batch on axis 1) and sr a scalar: the server batches along axis 0 only
-    // (every input's first dimension symbolic), so max_batch_size > 1 leaves batching off. The
-    // second configuration is what applies instead: two instances (two worker threads).
-    note: 'inputs do not batch along axis 0 (state is [2, N, 128], sr a scalar), so the server runs it unbatched; ' +
-      'the second configuration is two instances instead',
+    // state is [2, N, 128] (batch on axis 1) and sr a scalar: config.json names the state's batch
+    // axis (dynamic_batching.batch_axes), and a scalar input is shared (requests with equal sr
+    // batch together). Two instances (two worker threads) are the other way to use both cores.
+    note: 'its recurrent state is [2, N, 128], so the batching configuration sets `dynamic_batching.batch_axes` ' +
+      '{"state": 1, "stateN": 1}; `sr` is a scalar, shared by the requests of a batch (equal values only)',
     make: () => {
       const model = path.join(VAD_DIST, 'silero_vad_v5.onnx');
       if (!existsSync(model)) throw new Error(`${model} is missing; run "npm ci --ignore-scripts" in ${REPO}`);
@@ -159,9 +159,24 @@ const MODELS = {
     configs: [
       { key: '1inst', label: '1 instance', kind: 'base', config: { max_batch_size: 0, instance_count: 1 } },
       { key: '2inst', label: '2 instances', kind: 'instances', config: { max_batch_size: 0, instance_count: 2 } },
+      { key: 'batch', label: 'dynamic batching (max 16, 1000 µs; state on axis 1)', kind: 'batching',
+        config: { max_batch_size: 16, dynamic_batching: { max_queue_delay_us: 1000, batch_axes: { state: 1, stateN: 1 } } } },
     ],
   },
 };
+
+// `a` (one request's rows along `axis`) repeated `times` times along that axis.
+function repeatAlong(a, axis, times) {
+  const outer = a.shape.slice(0, axis).reduce((x, y) => x * y, 1);
+  const slab = a.data.length / outer;
+  const data = new a.data.constructor(a.data.length * times);
+  for (let o = 0; o < outer; ++o) {
+    for (let t = 0; t < times; ++t) data.set(a.data.subarray(o * slab, (o + 1) * slab), (o * times + t) * slab);
+  }
+  const shape = a.shape.slice();
+  shape[axis] *= times;
+  return { dtype: a.dtype, shape, data };
+}
 
 const OIP_TYPES = { float32: 'FP32', int64: 'INT64', int32: 'INT32', float64: 'FP64', uint8: 'UINT8', int8: 'INT8', bool: 'BOOL', float16: 'FP16' };
 
@@ -211,9 +226,9 @@ function checkAnswer(r, outputs) {
 
 // ---- in-process ceiling ---------------------------------------------------------------------
 
-function inProcess(opts, threads, model, inputFiles, runs, shapeArgs = []) {
+function inProcess(opts, threads, model, inputFiles, runs) {
   const args = ['bench', model, '--json', '--backend', opts.backend, '--threads', String(threads),
-    '--runs', String(runs), '--warmup', String(opts.quick ? 1 : 5), ...shapeArgs];
+    '--runs', String(runs), '--warmup', String(opts.quick ? 1 : 5)];
   for (const [k, f] of Object.entries(inputFiles)) args.push('--input', `${k}=${f}`);
   const r = spawnSync(opts.tandem, args, { encoding: 'utf8', maxBuffer: 16 << 20, timeout: 600e3 });
   if (r.status !== 0) throw new Error(`tandem ${args.join(' ')} failed (${r.signal ?? `exit ${r.status}`}): ${(r.stderr || '').trim()}`);
@@ -536,10 +551,16 @@ async function main() {
         mo.in_process = { ...ip, requests_per_s: 1000 / ip.median_ms, threads };
         const bcfg = spec.configs.find((c) => c.kind === 'batching');
         if (bcfg) {
-          // Also the ceiling at the largest batch (seeded random rows of the same shape).
+          // Also the ceiling at the largest batch: the request's inputs repeated along their batch
+          // axes (config.json's batch_axes, else 0; scalars are shared).
           const rows = bcfg.config.max_batch_size;
-          const shape = [rows, ...made.inputs.input.shape.slice(1)].join('x');
-          const b = inProcess(opts, threads, made.model, {}, Math.max(3, Math.round(opts.inprocRuns / 3)), ['--shape', `input=${shape}`]);
+          const axes = bcfg.config.dynamic_batching?.batch_axes ?? {};
+          const batchedFiles = Object.fromEntries(Object.entries(made.inputs).map(([k, a]) => {
+            const file = path.join(dir, `${k}-batch${rows}.npy`);
+            writeNpy(file, a.shape.length ? repeatAlong(a, axes[k] ?? 0, rows) : a);
+            return [k, file];
+          }));
+          const b = inProcess(opts, threads, made.model, batchedFiles, Math.max(3, Math.round(opts.inprocRuns / 3)));
           mo.in_process.batched = { rows, ...b, rows_per_s: (rows * 1000) / b.median_ms };
         }
         log(`bench/serve: ${name}: in-process ${fmt(ip.median_ms, 3)} ms -> ${fmt(mo.in_process.requests_per_s)} req/s` +

@@ -47,6 +47,33 @@ Status check_names(const std::vector<std::string>& wanted, const std::vector<Val
   return Status::ok();
 }
 
+// Whether requests can be batched: every input but rank-0 ones (shared) has a symbolic dimension
+// at its batch axis. Axes named for tensors the model lacks, or beyond an input's rank, are errors.
+Result<bool> check_batch_axes(const BatchAxes& axes, const ModelVersion& mv) {
+  auto has = [](const std::vector<ValueInfo>& list, const std::string& n) {
+    return std::any_of(list.begin(), list.end(), [&](const ValueInfo& v) { return v.name == n; });
+  };
+  for (const auto& [name, axis] : axes) {
+    if (!has(mv.inputs, name) && !has(mv.outputs, name))
+      return invalid_argument("config.json: \"batch_axes\" names '" + name + "', which the model lacks");
+  }
+  bool batched_input = false;
+  for (const ValueInfo& in : mv.inputs) {
+    if (in.type.kind != graph::TypeInfo::Kind::kTensor || !in.type.has_shape) return false;
+    if (in.type.dims.empty()) continue;  // rank 0: shared
+    const auto it = axes.find(in.name);
+    const size_t axis = it == axes.end() ? 0 : static_cast<size_t>(it->second);
+    if (axis >= in.type.dims.size()) {
+      return invalid_argument("config.json: \"batch_axes\": input '" + in.name + "' has rank " +
+                              std::to_string(in.type.dims.size()) + ", so axis " + std::to_string(axis) +
+                              " does not exist");
+    }
+    if (in.type.dims[axis].known()) return false;
+    batched_input = true;
+  }
+  return batched_input;
+}
+
 }  // namespace
 
 bool valid_model_name(const std::string& name) {
@@ -96,6 +123,17 @@ Result<ModelConfig> parse_model_config(const std::string& text, size_t default_q
       // Triton's spelling, so its configs carry over.
       TANDEM_RETURN_IF_ERROR(uint_field(db, "max_queue_delay_microseconds", 0, 10'000'000, &v));
       c.batching.max_queue_delay = std::chrono::microseconds(v);
+      if (db.HasMember("batch_axes")) {
+        const auto& axes = db["batch_axes"];
+        if (!axes.IsObject()) return invalid_argument("config.json: \"batch_axes\" must map tensor names to axes");
+        for (const auto& m : axes.GetObject()) {
+          if (!m.value.IsUint() || m.value.GetUint() > 16) {
+            return invalid_argument("config.json: \"batch_axes\": the axis of '" + std::string(m.name.GetString()) +
+                                    "' must be an integer from 0 to 16");
+          }
+          c.batching.batch_axes[m.name.GetString()] = static_cast<int>(m.value.GetUint());
+        }
+      }
     }
     TANDEM_RETURN_IF_ERROR(read_names(doc, "inputs", &c.inputs));
     TANDEM_RETURN_IF_ERROR(read_names(doc, "outputs", &c.outputs));
@@ -136,12 +174,7 @@ Result<std::shared_ptr<ModelVersion>> Repository::load_version(const std::string
   mv->outputs = sessions[0]->outputs();
   TANDEM_RETURN_IF_ERROR(check_names(config.inputs, mv->inputs, "input"));
   TANDEM_RETURN_IF_ERROR(check_names(config.outputs, mv->outputs, "output"));
-  // Batching needs a free first dimension on every input.
-  bool batchable = !mv->inputs.empty();
-  for (const ValueInfo& in : mv->inputs) {
-    batchable = batchable && in.type.kind == graph::TypeInfo::Kind::kTensor && in.type.has_shape &&
-                !in.type.dims.empty() && !in.type.dims[0].known();
-  }
+  TANDEM_ASSIGN_OR_RETURN(const bool batchable, check_batch_axes(config.batching.batch_axes, *mv));
   Metrics* metrics = metrics_;
   const std::string vs = mv->version_str;
   mv->scheduler = std::make_unique<Scheduler>(

@@ -1,6 +1,8 @@
 // The model repository: DIR/<model>/<version>/model.onnx, plus an optional DIR/<model>/config.json:
 //   {"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_us": 2000}, "instance_count": 1,
 //    "max_queue_size": 64, "inputs": ["input"], "outputs": ["probabilities"]}
+// dynamic_batching may also name batch axes other than 0, e.g. a recurrent state [2, N, 128]:
+//   "dynamic_batching": {"max_queue_delay_us": 500, "batch_axes": {"state": 1, "stateN": 1}}
 // Every numeric version is loaded at start; requests without a version get the highest.
 // Loaded versions are shared_ptrs: unload and reload swap the map, and a version being retired
 // drains its queue (requests already accepted finish on it) on a reaper thread.

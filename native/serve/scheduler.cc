@@ -13,60 +13,112 @@ uint64_t ns_between(Clock::time_point a, Clock::time_point b) {
   return b > a ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()) : 0;
 }
 
-// Rows a job contributes to a batch (its first dimension), or -1 if it cannot be batched.
-int64_t rows_of(const Job& job) {
+int axis_of(const BatchAxes& axes, const std::string& name) {
+  const auto it = axes.find(name);
+  return it == axes.end() ? 0 : it->second;
+}
+
+// Rows a job contributes to a batch (every tensor's size along its batch axis; rank-0 inputs are
+// shared, not batched), or -1 if it cannot be batched.
+int64_t rows_of(const Job& job, const BatchAxes& axes) {
   int64_t rows = -1;
   for (const auto& [name, v] : job.feeds) {
-    if (!v.is_tensor() || v.tensor().rank() == 0) return -1;
-    if (rows >= 0 && v.tensor().dim(0) != rows) return -1;
-    rows = v.tensor().dim(0);
+    if (!v.is_tensor()) return -1;
+    if (v.tensor().rank() == 0) continue;
+    const int axis = axis_of(axes, name);
+    if (axis >= static_cast<int>(v.tensor().rank())) return -1;
+    const int64_t r = v.tensor().dim(axis);
+    if (rows >= 0 && r != rows) return -1;
+    rows = r;
   }
   return rows;
 }
 
-// Same inputs, dtypes and trailing dimensions: the two can be concatenated along axis 0.
-bool compatible(const Job& a, const Job& b) {
+// Same inputs and dtypes, equal dimensions but the batch axis, equal values of shared (rank-0)
+// inputs: the two can be concatenated along their batch axes.
+bool compatible(const Job& a, const Job& b, const BatchAxes& axes) {
   if (a.feeds.size() != b.feeds.size()) return false;
   for (size_t i = 0; i < a.feeds.size(); ++i) {
     const Tensor& x = a.feeds[i].second.tensor();
     const Tensor& y = b.feeds[i].second.tensor();
     if (a.feeds[i].first != b.feeds[i].first || x.dtype() != y.dtype() || x.rank() != y.rank()) return false;
-    if (!std::equal(x.shape().begin() + 1, x.shape().end(), y.shape().begin() + 1)) return false;
+    if (x.rank() == 0) {
+      const bool same = x.dtype() == DType::kString ? x.strings() == y.strings()
+                                                    : std::memcmp(x.raw_data(), y.raw_data(), x.byte_size()) == 0;
+      if (!same) return false;
+      continue;
+    }
+    const int axis = axis_of(axes, a.feeds[i].first);
+    for (int d = 0; d < static_cast<int>(x.rank()); ++d) {
+      if (d != axis && x.dim(d) != y.dim(d)) return false;
+    }
   }
   return true;
 }
 
-Result<Tensor> concat_rows(const std::vector<const Tensor*>& parts) {
+// A tensor seen as [outer, rows, inner] around `axis`: `inner` counted in elements.
+struct AxisView {
+  int64_t outer = 1, inner = 1;
+};
+
+AxisView view_around(const Shape& shape, int axis) {
+  AxisView v;
+  for (int d = 0; d < axis; ++d) v.outer *= shape[d];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < shape.size(); ++d) v.inner *= shape[d];
+  return v;
+}
+
+Result<Tensor> concat_along(const std::vector<const Tensor*>& parts, int axis) {
+  if (parts[0]->rank() == 0) return *parts[0];  // shared: equal in every part
   Shape shape = parts[0]->shape();
-  shape[0] = 0;
-  for (const Tensor* p : parts) shape[0] += p->dim(0);
+  shape[axis] = 0;
+  for (const Tensor* p : parts) shape[axis] += p->dim(axis);
+  const AxisView v = view_around(shape, axis);
   if (parts[0]->dtype() == DType::kString) {
     std::vector<std::string> all;
-    for (const Tensor* p : parts) all.insert(all.end(), p->strings().begin(), p->strings().end());
+    for (int64_t o = 0; o < v.outer; ++o) {
+      for (const Tensor* p : parts) {
+        const int64_t n = p->dim(axis) * v.inner;
+        const auto first = p->strings().begin() + o * n;
+        all.insert(all.end(), first, first + n);
+      }
+    }
     return Tensor::from_strings(shape, std::move(all));
   }
   TANDEM_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(parts[0]->dtype(), shape));
+  const size_t elem = dtype_size(parts[0]->dtype());
   auto* dst = static_cast<uint8_t*>(out.raw_data());
-  for (const Tensor* p : parts) {
-    if (p->byte_size() > 0) std::memcpy(dst, p->raw_data(), p->byte_size());
-    dst += p->byte_size();
+  for (int64_t o = 0; o < v.outer; ++o) {
+    for (const Tensor* p : parts) {
+      const size_t n = static_cast<size_t>(p->dim(axis) * v.inner) * elem;
+      if (n > 0) std::memcpy(dst, static_cast<const uint8_t*>(p->raw_data()) + static_cast<size_t>(o) * n, n);
+      dst += n;
+    }
   }
   return out;
 }
 
-Result<Tensor> slice_rows(const Tensor& t, int64_t begin, int64_t rows) {
+Result<Tensor> slice_along(const Tensor& t, int axis, int64_t begin, int64_t rows) {
   Shape shape = t.shape();
-  const int64_t row_elems = t.dim(0) == 0 ? 0 : t.numel() / t.dim(0);
-  shape[0] = rows;
+  const AxisView v = view_around(shape, axis);
+  const int64_t total = t.dim(axis);
+  shape[axis] = rows;
   if (t.dtype() == DType::kString) {
-    const auto first = t.strings().begin() + begin * row_elems;
-    return Tensor::from_strings(shape, std::vector<std::string>(first, first + rows * row_elems));
+    std::vector<std::string> mine;
+    for (int64_t o = 0; o < v.outer; ++o) {
+      const auto first = t.strings().begin() + (o * total + begin) * v.inner;
+      mine.insert(mine.end(), first, first + rows * v.inner);
+    }
+    return Tensor::from_strings(shape, std::move(mine));
   }
   TANDEM_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(t.dtype(), shape));
-  const size_t row_bytes = static_cast<size_t>(row_elems) * dtype_size(t.dtype());
-  if (out.byte_size() > 0) {
-    std::memcpy(out.raw_data(), static_cast<const uint8_t*>(t.raw_data()) + static_cast<size_t>(begin) * row_bytes,
-                out.byte_size());
+  const size_t elem = dtype_size(t.dtype());
+  const size_t n = static_cast<size_t>(rows * v.inner) * elem;
+  auto* dst = static_cast<uint8_t*>(out.raw_data());
+  const auto* src = static_cast<const uint8_t*>(t.raw_data());
+  for (int64_t o = 0; o < v.outer && n > 0; ++o) {
+    std::memcpy(dst + static_cast<size_t>(o) * n,
+                src + static_cast<size_t>((o * total + begin) * v.inner) * elem, n);
   }
   return out;
 }
@@ -80,10 +132,11 @@ Scheduler::Scheduler(std::string label, std::vector<std::unique_ptr<Session>> se
       config_(config),
       batching_(batchable && config.max_batch_size > 1),
       on_execution_(std::move(on_execution)) {
-  for (auto& s : sessions_) {
-    workers_.emplace_back([this, session = s.get()] {
+  filling_rows_.assign(sessions_.size(), -1);
+  for (size_t i = 0; i < sessions_.size(); ++i) {
+    workers_.emplace_back([this, session = sessions_[i].get(), i] {
       pthread_setname_np(pthread_self(), "tandem-run");
-      worker(session);
+      worker(session, i);
     });
   }
 }
@@ -97,6 +150,7 @@ bool Scheduler::stopping() const {
 
 Status Scheduler::submit(Job&& job) {
   std::sort(job.feeds.begin(), job.feeds.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  int wake = 0;  // 1: notify one worker, 2: all
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status(StatusCode::kUnavailable, "model " + label_ + " is unloading");
@@ -104,9 +158,20 @@ Status Scheduler::submit(Job&& job) {
       return Status(StatusCode::kUnavailable,
                     "model " + label_ + " queue is full (" + std::to_string(config_.max_queue_size) + " waiting)");
     }
+    const int64_t rows = batching_ ? rows_of(job, config_.batch_axes) : -1;
     queue_.push_back(std::move(job));
+    if (rows > 0) queued_rows_ += rows;
+    // Wake a worker only when it has something to do: an idle one always; one waiting for its
+    // batch to fill only once the batch is full or this job cannot join it. Waking the filler for
+    // every arrival cost a futex wake and a context switch per request.
+    int64_t filling_rows = -1;
+    for (int64_t r : filling_rows_) filling_rows = std::max(filling_rows, r);
+    const bool wake_filler = filling_rows >= 0 && (rows <= 0 || filling_rows + queued_rows_ >= config_.max_batch_size);
+    if (idle_workers_ > 0 && wake_filler) wake = 2;
+    else if (idle_workers_ > 0 || wake_filler) wake = 1;
   }
-  cv_.notify_one();
+  if (wake == 2) cv_.notify_all();
+  else if (wake == 1) cv_.notify_one();
   return Status::ok();
 }
 
@@ -122,44 +187,53 @@ void Scheduler::stop_and_join() {
   }
 }
 
-std::vector<Job> Scheduler::take_batch(std::unique_lock<std::mutex>& lock) {
-  std::vector<Job> batch;
-  batch.push_back(std::move(queue_.front()));
+Job Scheduler::pop_front() {
+  Job job = std::move(queue_.front());
   queue_.pop_front();
-  int64_t rows = batching_ ? rows_of(batch[0]) : -1;
+  if (batching_) queued_rows_ -= std::max<int64_t>(rows_of(job, config_.batch_axes), 0);
+  return job;
+}
+
+std::vector<Job> Scheduler::take_batch(std::unique_lock<std::mutex>& lock, size_t worker) {
+  std::vector<Job> batch;
+  batch.push_back(pop_front());
+  int64_t rows = batching_ ? rows_of(batch[0], config_.batch_axes) : -1;
   if (rows < 0 || rows >= config_.max_batch_size) return batch;
+  // Takes the compatible jobs at the queue's front while they fit; false once one does not.
+  auto gather = [&] {
+    while (!queue_.empty() && compatible(queue_.front(), batch[0], config_.batch_axes)) {
+      const int64_t r = rows_of(queue_.front(), config_.batch_axes);
+      if (r < 0 || rows + r > config_.max_batch_size) return false;
+      rows += r;
+      batch.push_back(pop_front());
+    }
+    return true;
+  };
   // Wait for company until the first request has waited max_queue_delay, or the batch is full.
   const Clock::time_point until = batch[0].enqueued + config_.max_queue_delay;
   while (true) {
-    while (!queue_.empty() && compatible(queue_.front(), batch[0])) {
-      const int64_t r = rows_of(queue_.front());
-      if (r < 0 || rows + r > config_.max_batch_size) return batch;
-      rows += r;
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    if (rows >= config_.max_batch_size || !queue_.empty() || stopping_) return batch;
-    if (cv_.wait_until(lock, until) == std::cv_status::timeout) {
-      while (!queue_.empty() && compatible(queue_.front(), batch[0])) {
-        const int64_t r = rows_of(queue_.front());
-        if (r < 0 || rows + r > config_.max_batch_size) break;
-        rows += r;
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      return batch;
+    if (!gather() || rows >= config_.max_batch_size || !queue_.empty() || stopping_) break;
+    filling_rows_[worker] = rows;
+    const bool timed_out = cv_.wait_until(lock, until) == std::cv_status::timeout;
+    filling_rows_[worker] = -1;
+    if (timed_out) {
+      gather();
+      break;
     }
   }
+  return batch;
 }
 
-void Scheduler::worker(Session* session) {
+void Scheduler::worker(Session* session, size_t index) {
   while (true) {
     std::vector<Job> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      ++idle_workers_;
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      --idle_workers_;
       if (queue_.empty()) return;  // stopping, and everything queued has run
-      batch = take_batch(lock);
+      batch = take_batch(lock, index);
     }
     run(session, std::move(batch));
   }
@@ -175,7 +249,7 @@ void Scheduler::run_one(Session* session, Job& job, Clock::time_point started) {
   }
   r.compute_ns = ns_between(started, Clock::now());
   r.outcome = r.outputs.is_ok() ? JobOutcome::kDone : JobOutcome::kFailed;
-  const int64_t rows = rows_of(job);
+  const int64_t rows = rows_of(job, config_.batch_axes);
   on_execution_(rows > 0 ? rows : 1, r.compute_ns);
   job.done(std::move(r));
 }
@@ -201,12 +275,12 @@ void Scheduler::run(Session* session, std::vector<Job> batch) {
   // Concatenate each input along axis 0, run once, split every output back by rows.
   NamedValues feeds;
   std::vector<int64_t> rows;
-  for (const Job& job : live) rows.push_back(job.feeds[0].second.tensor().dim(0));
+  for (const Job& job : live) rows.push_back(rows_of(job, config_.batch_axes));
   Status st = Status::ok();
   for (size_t i = 0; i < live[0].feeds.size() && st.is_ok(); ++i) {
     std::vector<const Tensor*> parts;
     for (const Job& job : live) parts.push_back(&job.feeds[i].second.tensor());
-    auto joined = concat_rows(parts);
+    auto joined = concat_along(parts, axis_of(config_.batch_axes, live[0].feeds[i].first));
     if (!joined.is_ok())
       st = joined.status();
     else
@@ -225,8 +299,11 @@ void Scheduler::run(Session* session, std::vector<Job> batch) {
   for (int64_t r : rows) total += r;
   bool splittable = out.is_ok();
   if (splittable) {
-    for (const auto& [name, v] : *out)
-      splittable = splittable && v.is_tensor() && v.tensor().rank() > 0 && v.tensor().dim(0) == total;
+    for (const auto& [name, v] : *out) {
+      const int axis = axis_of(config_.batch_axes, name);
+      splittable = splittable && v.is_tensor() && static_cast<int>(v.tensor().rank()) > axis &&
+                   v.tensor().dim(axis) == total;
+    }
   }
   if (!splittable) {
     // The batched run failed or its outputs do not follow the batch axis: serve each alone, so
@@ -244,7 +321,7 @@ void Scheduler::run(Session* session, std::vector<Job> batch) {
     NamedValues mine;
     Status split_st = Status::ok();
     for (const auto& [name, v] : *out) {
-      auto part = slice_rows(v.tensor(), offset, rows[j]);
+      auto part = slice_along(v.tensor(), axis_of(config_.batch_axes, name), offset, rows[j]);
       if (!part.is_ok()) {
         split_st = part.status();
         break;

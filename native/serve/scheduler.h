@@ -1,6 +1,6 @@
 // One model version's request queue and its instances: a bounded queue (backpressure), worker
-// threads each owning a Session, and dynamic batching (requests concatenated along axis 0, run
-// once, outputs split back).
+// threads each owning a Session, and dynamic batching (requests concatenated along each tensor's
+// batch axis, 0 unless configured, run once, outputs split back).
 #pragma once
 
 #include <chrono>
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,10 +21,16 @@ namespace tandem::serve {
 
 using Clock = std::chrono::steady_clock;
 
+// Batch axis per input or output name; 0 for names not listed.
+using BatchAxes = std::map<std::string, int>;
+
 struct BatchingConfig {
   int64_t max_batch_size = 0;  // rows per run; <= 1 = no batching
   std::chrono::microseconds max_queue_delay{0};
   size_t max_queue_size = 64;  // waiting requests; more are refused (503 + Retry-After)
+  // Where a tensor's requests are concatenated: a recurrent state is often [layers, batch, ...].
+  // Rank-0 inputs are shared: requests join a batch only with equal values.
+  BatchAxes batch_axes;
 };
 
 enum class JobOutcome { kDone, kFailed, kDeadline, kStopped };
@@ -45,7 +52,7 @@ struct Job {
 
 class Scheduler {
  public:
-  // `sessions`: one per instance. `batchable`: every input's first dimension is symbolic.
+  // `sessions`: one per instance. `batchable`: every input of rank > 0 has a symbolic batch axis.
   Scheduler(std::string label, std::vector<std::unique_ptr<Session>> sessions, BatchingConfig config, bool batchable,
             std::function<void(int64_t batch_rows, uint64_t compute_ns)> on_execution);
   ~Scheduler();  // stop_and_join()
@@ -61,8 +68,9 @@ class Scheduler {
   bool batching() const { return batching_; }
 
  private:
-  void worker(Session* session);
-  std::vector<Job> take_batch(std::unique_lock<std::mutex>& lock);
+  void worker(Session* session, size_t index);
+  Job pop_front();  // under mu_
+  std::vector<Job> take_batch(std::unique_lock<std::mutex>& lock, size_t worker);
   void run(Session* session, std::vector<Job> batch);
   void run_one(Session* session, Job& job, Clock::time_point started);
 
@@ -74,6 +82,9 @@ class Scheduler {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
+  int64_t queued_rows_ = 0;            // batchable rows in queue_ (batching only)
+  int idle_workers_ = 0;               // workers waiting for any job
+  std::vector<int64_t> filling_rows_;  // per worker: rows of the batch it waits to fill, -1 if none
   bool stopping_ = false;
   std::mutex join_mu_;
   std::vector<std::thread> workers_;

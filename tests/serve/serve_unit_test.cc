@@ -18,6 +18,7 @@
 #include "native/serve/repository.h"
 #include "native/serve/scheduler.h"
 #include "native/serve/tensor_codec.h"
+#include "tests/unit/model_builder.h"
 
 namespace tandem::serve {
 namespace {
@@ -270,6 +271,95 @@ TEST_F(SchedulerTest, BatchedResultsEqualSessionRun) {
     const Tensor& want = (*direct)[0].second.tensor();
     ASSERT_EQ(got.shape(), want.shape());
     for (int64_t k = 0; k < want.numel(); ++k) EXPECT_EQ(got.data<float>()[k], want.data<float>()[k]) << i << "/" << k;
+  }
+}
+
+// A recurrent model batched like silero VAD: X [1, N, 3] and its states [1, N, 4] batch on axis 1,
+// Y [1, 1, N, 4] on axis 2, and the scalar `gain` is shared (requests batch only with equal gains).
+TEST(SchedulerBatchAxesTest, StateOnAxisOneAndSharedScalarMatchSessionRun) {
+  constexpr int64_t H = 4, I = 3;
+  auto values = [](size_t n, float scale, uint32_t seed) {
+    std::vector<float> v(n);
+    for (float& x : v) {
+      seed = seed * 1664525u + 1013904223u;
+      x = scale * (static_cast<float>(seed >> 8) / static_cast<float>(1u << 24) - 0.5f);
+    }
+    return v;
+  };
+  testing::ModelBuilder b;
+  b.initializers = {testing::InitSpec{"W", {1, 4 * H, I}, values(4 * H * I, 1.f, 1), ""},
+                    testing::InitSpec{"R", {1, 4 * H, H}, values(4 * H * H, 1.f, 2), ""},
+                    testing::InitSpec{"B", {1, 8 * H}, values(8 * H, 1.f, 3), ""}};
+  b.inputs = {{"X", DType::kFloat32, {1, -1, I}, {"", "N"}},
+              {"h0", DType::kFloat32, {1, -1, H}, {"", "N"}},
+              {"c0", DType::kFloat32, {1, -1, H}, {"", "N"}},
+              {"gain", DType::kFloat32, {}, {}}};
+  b.outputs = {{"Y", DType::kFloat32, {-1, -1, -1, -1}, {"a", "b", "c", "d"}},
+               {"Yh", DType::kFloat32, {-1, -1, -1}, {"e", "f", "g"}}};
+  b.nodes = {{"Mul", {"X", "gain"}, {"Xg"}, {}, ""},
+             {"LSTM", {"Xg", "W", "R", "B", "", "h0", "c0"}, {"Y", "Yh"}, {testing::attr_int("hidden_size", H)}, ""}};
+  const std::string bytes = b.build();
+  auto load = [&] {
+    auto s = Session::load(testing::as_bytes(bytes));
+    EXPECT_TRUE(s.is_ok()) << s.status().to_string();
+    return std::move(s).value();
+  };
+  auto feeds = [&](int64_t n, uint32_t seed, float gain) {
+    return NamedValues{{"X", Value(Tensor::from_vector<float>({1, n, I}, values(n * I, 2.f, seed)))},
+                       {"c0", Value(Tensor::from_vector<float>({1, n, H}, values(n * H, 1.f, seed + 100)))},
+                       {"gain", Value(Tensor::scalar_float(gain))},
+                       {"h0", Value(Tensor::from_vector<float>({1, n, H}, values(n * H, 1.f, seed + 200)))}};
+  };
+  auto reference = load();
+  std::vector<std::unique_ptr<Session>> sessions;
+  sessions.push_back(load());
+  BatchingConfig cfg;
+  cfg.max_batch_size = 4;
+  cfg.max_queue_delay = std::chrono::milliseconds(500);
+  cfg.batch_axes = {{"X", 1}, {"h0", 1}, {"c0", 1}, {"Y", 2}, {"Yh", 1}};
+  std::vector<int64_t> batches;
+  std::mutex batches_mu;
+  Scheduler sched("test", std::move(sessions), cfg, /*batchable=*/true, [&](int64_t rows, uint64_t) {
+    std::lock_guard<std::mutex> lock(batches_mu);
+    batches.push_back(rows);
+  });
+  // Rows 1 + 2 + 1 fill one batch of 4; the job with another gain waits for its own run.
+  const std::vector<int64_t> rows = {1, 2, 1, 1};
+  const std::vector<float> gains = {0.5f, 0.5f, 0.5f, 2.0f};
+  Collector c;
+  c.expected = rows.size();
+  c.results.resize(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Job job;
+    job.feeds = feeds(rows[i], static_cast<uint32_t>(i + 1), gains[i]);
+    job.done = c.slot(i);
+    ASSERT_TRUE(sched.submit(std::move(job)).is_ok());
+  }
+  c.wait();
+  std::sort(batches.begin(), batches.end());
+  EXPECT_EQ(batches, (std::vector<int64_t>{1, 4}));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    ASSERT_EQ(c.results[i].outcome, JobOutcome::kDone) << c.results[i].outputs.status().to_string();
+    EXPECT_EQ(c.results[i].batch, i < 3 ? 3 : 1);
+    auto direct = reference->run(feeds(rows[i], static_cast<uint32_t>(i + 1), gains[i]));
+    ASSERT_TRUE(direct.is_ok());
+    for (size_t o = 0; o < 2; ++o) {
+      const Tensor& got = (*c.results[i].outputs)[o].second.tensor();
+      const Tensor& want = (*direct)[o].second.tensor();
+      ASSERT_EQ(got.shape(), want.shape()) << i << "/" << o;
+      for (int64_t k = 0; k < want.numel(); ++k)
+        EXPECT_NEAR(got.data<float>()[k], want.data<float>()[k], 1e-6) << i << "/" << o << "/" << k;
+    }
+  }
+}
+
+TEST(ModelConfigTest, BatchAxes) {
+  auto c = parse_model_config(R"({"max_batch_size": 8, "dynamic_batching": {"batch_axes": {"state": 1, "stateN": 1}}})", 64);
+  ASSERT_TRUE(c.is_ok()) << c.status().to_string();
+  EXPECT_EQ(c->batching.batch_axes, (BatchAxes{{"state", 1}, {"stateN", 1}}));
+  for (const char* bad : {R"({"dynamic_batching": {"batch_axes": [1]}})", R"({"dynamic_batching": {"batch_axes": {"s": -1}}})",
+                          R"({"dynamic_batching": {"batch_axes": {"s": "1"}}})"}) {
+    EXPECT_FALSE(parse_model_config(bad, 64).is_ok()) << bad;
   }
 }
 
