@@ -277,8 +277,10 @@ void OipService::route(HttpRequest& req, const Responder& reply) {
   if (n == 3 && segs[0] == "v2" && segs[1] == "health" && (segs[2] == "live" || segs[2] == "ready")) {
     if (!only("GET")) return;
     if (segs[2] == "live") return reply({200, "application/json", {}, "{\"live\": true}", ""});
-    const bool ready = ready_.load();
-    return reply({ready ? 200 : 503, "application/json", {}, ready ? "{\"ready\": true}" : "{\"ready\": false}", ""});
+    if (!ready_.load()) return reply({503, "application/json", {}, "{\"ready\": false}", ""});
+    const std::string why = repository_->not_ready_reason();
+    if (why.empty()) return reply({200, "application/json", {}, "{\"ready\": true}", ""});
+    return reply({503, "application/json", {}, "{\"ready\": false, \"reason\": \"" + json_escape(why) + "\"}", ""});
   }
   if (!auth_->allows(req.header("authorization"))) {
     HttpResponse r = error_response(401, "missing or invalid API key (Authorization: Bearer <key>)");

@@ -31,7 +31,8 @@ class OipService {
   // The handler of the --metrics-port listener: GET /metrics only, without an API key (it is
   // for Prometheus scrapers inside the cluster, as Triton's metrics port; see README.md).
   void handle_metrics_port(HttpRequest&& req, Responder respond);
-  // /v2/health/ready says true only between set_ready(true) and set_ready(false) (draining).
+  // /v2/health/ready says true only between set_ready(true) and set_ready(false) (draining),
+  // and while Repository::not_ready_reason() is empty (strict readiness).
   void set_ready(bool ready) { ready_ = ready; }
 
  private:

@@ -230,6 +230,7 @@ Status Repository::load(const std::string& model) {
     Entry& entry = models_[model];
     for (auto& [v, mv] : entry.versions) old.push_back(mv);
     entry.versions.clear();
+    entry.failed = !st.is_ok();
     if (st.is_ok()) {
       entry.versions = std::move(loaded);
       entry.reason.clear();
@@ -247,6 +248,16 @@ Status Repository::load(const std::string& model) {
   return st;
 }
 
+std::string Repository::not_ready_reason() const {
+  if (!options_.strict_readiness) return {};
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  for (const auto& [name, e] : models_) {
+    if (e.failed) out += (out.empty() ? "" : "; ") + ("model '" + name + "' failed to load: " + e.reason);
+  }
+  return out;
+}
+
 Status Repository::unload(const std::string& model) {
   if (!valid_model_name(model)) return invalid_argument("invalid model name");
   std::lock_guard<std::mutex> load_lock(load_mu_);
@@ -262,6 +273,7 @@ Status Repository::unload(const std::string& model) {
     for (auto& [v, mv] : it->second.versions) old.push_back(mv);
     it->second.versions.clear();
     it->second.reason = "unloaded";
+    it->second.failed = false;
   }
   log_event("unloading model '" + model + "' (" + std::to_string(old.size()) + " version(s) drain first)");
   retire(std::move(old));

@@ -43,6 +43,7 @@ struct RepositoryOptions {
   std::vector<std::shared_ptr<Backend>> backends;  // empty = the build's defaults
   int threads = 0;
   size_t max_queue_size = 64;  // default for models whose config does not say
+  bool strict_readiness = true;  // a model that failed to load makes the server not ready
 };
 
 // Model names are one path component: letters, digits, '_', '-', '.', not starting with '.'.
@@ -69,6 +70,10 @@ class Repository {
     std::string name, version, state, reason;
   };
   std::vector<IndexEntry> index() const;
+  // Why the server should not report ready, as far as the models go: with strict readiness
+  // (Triton's default), each model whose last load failed, with the reason; empty otherwise.
+  // A failed model counts until it loads or is unloaded explicitly.
+  std::string not_ready_reason() const;
 
   // Refuses new requests, drains every queue and joins all workers (graceful shutdown).
   void stop_all();
@@ -76,7 +81,8 @@ class Repository {
  private:
   struct Entry {
     std::map<int64_t, std::shared_ptr<ModelVersion>> versions;
-    std::string reason;  // why it is not loaded
+    std::string reason;   // why it is not loaded
+    bool failed = false;  // the last load failed (an explicit unload clears it)
   };
   Result<std::shared_ptr<ModelVersion>> load_version(const std::string& model, int64_t version, const std::string& dir,
                                                      const ModelConfig& config);

@@ -36,7 +36,8 @@ int usage() {
          "                    [--io-threads N (2)] [--max-body-bytes N (67108864)] [--max-header-bytes N (16384)]\n"
          "                    [--read-timeout-ms N (30000)] [--max-queue N (64)] [--drain-timeout-ms N (30000)]\n"
          "                    [--api-key-file FILE] [--tls-cert FILE --tls-key FILE] [--metrics-port N]\n"
-         "                    [--grpc-port N] [--no-access-log] [--backend B] [--threads N]\n"
+         "                    [--grpc-port N] [--no-access-log] [--strict-readiness true|false (true)]\n"
+         "                    [--backend B] [--threads N]\n"
          "\n"
          "  Serves DIR/<model>/<version>/model.onnx over the Open Inference Protocol v2 (REST).\n"
          "  --tls-cert/--tls-key: PEM certificate (chain) and unencrypted PEM key; the HTTP port then\n"
@@ -49,6 +50,8 @@ int usage() {
       << (TANDEM_SERVE_DEFAULT_REPOSITORY[0] ? TANDEM_SERVE_DEFAULT_REPOSITORY : "none in this build")
       << ").\n"
          "  API keys: --api-key-file (one per line) and/or TANDEM_API_KEYS (comma-separated).\n"
+         "  --strict-readiness: /v2/health/ready (and gRPC ServerReady) is false while a model's last\n"
+         "  load failed, as Triton's default; false: ready once the server has tried every model.\n"
          "  --backend "
       << backend_choices() << "\n";
   return 2;
@@ -75,6 +78,7 @@ int cmd_serve(int argc, char** argv) {
   std::string repo_dir, key_file, backend = "auto";
   long long threads = 0, max_queue = 64, drain_ms = 30000;
   int metrics_port = -1;  // -1: no metrics listener
+  bool strict_readiness = true;
   // -1: no gRPC listener (never read in a build without gRPC)
   [[maybe_unused]] int grpc_port = -1;
   for (int i = 0; i < argc; ++i) {
@@ -102,6 +106,10 @@ int cmd_serve(int argc, char** argv) {
       key_file = v;
     else if (a == "--backend")
       backend = v;
+    else if (a == "--strict-readiness") {
+      if (v != "true" && v != "false") return bad("--strict-readiness takes true or false, got '" + v + "'");
+      strict_readiness = v == "true";
+    }
     else if (a == "--tls-cert")
       http.tls_cert_file = v;
     else if (a == "--tls-key")
@@ -173,6 +181,7 @@ int cmd_serve(int argc, char** argv) {
   ro.backends = std::move(backends).value();
   ro.threads = static_cast<int>(threads);
   ro.max_queue_size = static_cast<size_t>(max_queue);
+  ro.strict_readiness = strict_readiness;
   Repository repository(repo_dir, ro, &metrics);
   OipService service(&repository, &metrics, &*auth);
   HttpServer server(

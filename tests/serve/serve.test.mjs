@@ -180,7 +180,9 @@ before(async () => {
   assert.equal(cert.status, 0, cert.stderr);
   CERT_PEM = readFileSync(CERT);
   ort = (await import('onnxruntime-node')).default;
-  main = await startServer({ args: ['--io-threads', '2'] });
+  // The repository holds a broken model on purpose: without strict readiness the server is
+  // ready anyway (strict readiness, the default, has its own test below).
+  main = await startServer({ args: ['--io-threads', '2', '--strict-readiness', 'false'] });
 });
 
 after(async () => {
@@ -499,6 +501,29 @@ describe('repository', () => {
     assert.equal((await post(main, '/v2/repository/models/broken/load', '')).status, 400);
   });
 
+  test('strict readiness (the default): not ready while a model\'s last load failed', async () => {
+    const repo = path.join(tmp, 'strict-repo');
+    cpSync(path.join(REPO, 'seed_mlp', '1'), path.join(repo, 'seed_mlp', '1'), { recursive: true });
+    cpSync(path.join(REPO, 'broken'), path.join(repo, 'broken'), { recursive: true });
+    const srv = await startServer({ repo });
+    try {
+      await assertLive(srv);
+      const notReady = await get(srv, '/v2/health/ready');
+      assert.equal(notReady.status, 503);
+      assert.equal(notReady.json.ready, false);
+      assert.match(notReady.json.reason, /model 'broken' failed to load: /);
+      // The models that did load serve meanwhile.
+      assert.equal((await post(srv, '/v2/models/seed_mlp/infer', mlpRequest(mlpInput(1, 3), 1))).status, 200);
+      // An explicit unload settles it; a failed load brings it back.
+      assert.equal((await post(srv, '/v2/repository/models/broken/unload', '')).status, 200);
+      assert.deepEqual((await get(srv, '/v2/health/ready')).json, { ready: true });
+      assert.equal((await post(srv, '/v2/repository/models/broken/load', '')).status, 400);
+      assert.equal((await get(srv, '/v2/health/ready')).status, 503);
+    } finally {
+      await stopServer(srv);
+    }
+  });
+
   test('unload during load: in-flight requests finish, then 503 until loaded again', async () => {
     const x = mlpInput(1, 5);
     const expected = (await post(main, '/v2/models/seed_mlp/infer', mlpRequest(x, 1))).json.outputs[0].data;
@@ -736,6 +761,7 @@ describe('TLS and the metrics port', () => {
       [['--tls-cert', CERT, '--tls-key', otherKey], new RegExp(`--tls-key: '${otherKey}' does not match the certificate in '${CERT}'`)],
       [['--tls-cert', CERT], /--tls-cert and --tls-key go together/],
       [['--metrics-port', '70000'], /--metrics-port takes a whole number/],
+      [['--strict-readiness', 'yes'], /--strict-readiness takes true or false, got 'yes'/],
     ];
     const results = await Promise.all(cases.map(([args]) => startFailure([...repo, ...args])));
     results.forEach((r, i) => {
@@ -771,7 +797,7 @@ describe('auth and shutdown', () => {
   const keyFile = path.join(tmp, 'keys.txt');
   before(async () => {
     writeFileSync(keyFile, '# keys\nfile-key-5b2e\n\n');
-    srv = await startServer({ args: ['--api-key-file', keyFile, '--metrics-port', '0'],
+    srv = await startServer({ args: ['--api-key-file', keyFile, '--metrics-port', '0', '--strict-readiness', 'false'],
       env: { TANDEM_API_KEYS: 'env-key-1a2b, env-key-3c4d' } });
   });
 

@@ -223,7 +223,7 @@ struct GrpcServer::Impl final : inference::GRPCInferenceService::CallbackService
 
   grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* ctx, const inference::ServerReadyRequest*,
                                         inference::ServerReadyResponse* resp) override {
-    resp->set_ready(ready_.load());
+    resp->set_ready(ready_.load() && repository_->not_ready_reason().empty());
     return finish(ctx, grpc::Status::OK);
   }
 

@@ -39,7 +39,8 @@ class GrpcServer {
 
   Status start();  // binds and starts serving
   uint16_t port() const { return port_; }
-  // ServerReady says true only between set_ready(true) and set_ready(false) (draining).
+  // ServerReady says true only between set_ready(true) and set_ready(false) (draining), and
+  // while Repository::not_ready_reason() is empty (strict readiness), as /v2/health/ready.
   void set_ready(bool ready);
   // Refuses new calls from now on; calls in flight get until `grace` to be answered (the
   // repository's drain answers them), then are cancelled. Returns at once; wait() joins.
