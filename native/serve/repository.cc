@@ -148,9 +148,14 @@ Repository::Repository(std::string root, RepositoryOptions options, Metrics* met
 
 Repository::~Repository() { stop_all(); }
 
+fs::path Repository::model_dir(const std::string& model) const {
+  if (options_.single_model.empty()) return fs::path(root_) / model;
+  return model == options_.single_model ? fs::path(root_) : fs::path();
+}
+
 bool Repository::exists_on_disk(const std::string& model) const {
   std::error_code ec;
-  return valid_model_name(model) && fs::is_directory(fs::path(root_) / model, ec);
+  return valid_model_name(model) && !model_dir(model).empty() && fs::is_directory(model_dir(model), ec);
 }
 
 Result<std::shared_ptr<ModelVersion>> Repository::load_version(const std::string& model, int64_t version,
@@ -189,9 +194,9 @@ Result<std::shared_ptr<ModelVersion>> Repository::load_version(const std::string
 Status Repository::load(const std::string& model) {
   if (!valid_model_name(model)) return invalid_argument("invalid model name");
   std::lock_guard<std::mutex> load_lock(load_mu_);
-  const fs::path dir = fs::path(root_) / model;
+  const fs::path dir = model_dir(model);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return not_found("no model '" + model + "' in the repository");
+  if (dir.empty() || !fs::is_directory(dir, ec)) return not_found("no model '" + model + "' in the repository");
   Status st = Status::ok();
   ModelConfig config;
   config.batching.max_queue_size = options_.max_queue_size;
@@ -214,7 +219,18 @@ Status Repository::load(const std::string& model) {
         numbers[std::stoll(name)] = e.path();
       }
     }
-    if (numbers.empty()) st = not_found("model '" + model + "' has no <version>/model.onnx");
+    // Single-model mode also takes a bare model.onnx as version 1 (KServe's usual /mnt/models).
+    if (!options_.single_model.empty() && fs::exists(dir / "model.onnx", ec)) {
+      if (numbers.empty())
+        numbers[1] = dir;
+      else
+        st = invalid_argument("'" + dir.string() + "' holds both model.onnx and <version>/model.onnx; keep one");
+    }
+    if (numbers.empty() && st.is_ok()) {
+      st = not_found("model '" + model + "' has no " +
+                     (options_.single_model.empty() ? "<version>/model.onnx" : "model.onnx or <version>/model.onnx") +
+                     " in '" + dir.string() + "'");
+    }
     for (const auto& [v, path] : numbers) {
       if (!st.is_ok()) break;
       auto mv = load_version(model, v, path.string(), config);
@@ -303,6 +319,10 @@ void Repository::retire(std::vector<std::shared_ptr<ModelVersion>> old) {
 }
 
 void Repository::load_all() {
+  if (!options_.single_model.empty()) {
+    (void)load(options_.single_model);
+    return;
+  }
   std::error_code ec;
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(root_, ec)) {

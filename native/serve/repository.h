@@ -1,4 +1,5 @@
-// The model repository: DIR/<model>/<version>/model.onnx, plus an optional DIR/<model>/config.json:
+// The model repository: DIR/<model>/<version>/model.onnx, plus an optional DIR/<model>/config.json
+// (or, in single-model mode, DIR is one model's folder):
 //   {"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_us": 2000}, "instance_count": 1,
 //    "max_queue_size": 64, "inputs": ["input"], "outputs": ["probabilities"]}
 // dynamic_batching may also name batch axes other than 0, e.g. a recurrent state [2, N, 128]:
@@ -9,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -44,6 +46,9 @@ struct RepositoryOptions {
   int threads = 0;
   size_t max_queue_size = 64;  // default for models whose config does not say
   bool strict_readiness = true;  // a model that failed to load makes the server not ready
+  // Non-empty: single-model mode (KServe's /mnt/models): the root is this one model's folder,
+  // holding model.onnx (version 1) or <version>/model.onnx, and an optional config.json.
+  std::string single_model;
 };
 
 // Model names are one path component: letters, digits, '_', '-', '.', not starting with '.'.
@@ -88,6 +93,7 @@ class Repository {
                                                      const ModelConfig& config);
   void retire(std::vector<std::shared_ptr<ModelVersion>> old);
   bool exists_on_disk(const std::string& model) const;
+  std::filesystem::path model_dir(const std::string& model) const;  // empty: no such model
 
   std::string root_;
   RepositoryOptions options_;

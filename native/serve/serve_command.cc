@@ -32,7 +32,8 @@ namespace {
 
 int usage() {
   std::cerr
-      << "usage: tandem serve [--model-repository DIR] [--host ADDR (0.0.0.0)] [--http-port N (8000; 0 = any)]\n"
+      << "usage: tandem serve [--model-repository DIR | --model-dir DIR --model-name NAME] [--host ADDR (0.0.0.0)]\n"
+         "                    [--http-port N (8000; 0 = any)]\n"
          "                    [--io-threads N (2)] [--max-body-bytes N (67108864)] [--max-header-bytes N (16384)]\n"
          "                    [--read-timeout-ms N (30000)] [--max-queue N (64)] [--drain-timeout-ms N (30000)]\n"
          "                    [--api-key-file FILE] [--tls-cert FILE --tls-key FILE] [--metrics-port N]\n"
@@ -40,6 +41,8 @@ int usage() {
          "                    [--backend B] [--threads N]\n"
          "\n"
          "  Serves DIR/<model>/<version>/model.onnx over the Open Inference Protocol v2 (REST).\n"
+         "  --model-dir DIR --model-name NAME: one model, DIR/model.onnx (or DIR/<version>/model.onnx)\n"
+         "  plus an optional DIR/config.json, served as NAME (KServe's /mnt/models layout).\n"
          "  --tls-cert/--tls-key: PEM certificate (chain) and unencrypted PEM key; the HTTP port then\n"
          "  speaks only HTTPS (TLS 1.2+). --metrics-port: also serve GET /metrics, without an API key,\n"
          "  over plain HTTP on this port of the same host (0 = any free port).\n"
@@ -75,7 +78,7 @@ bool parse_num(const std::string& text, long long lo, long long hi, long long* o
 
 int cmd_serve(int argc, char** argv) {
   HttpOptions http;
-  std::string repo_dir, key_file, backend = "auto";
+  std::string repo_dir, model_dir, model_name, key_file, backend = "auto";
   long long threads = 0, max_queue = 64, drain_ms = 30000;
   int metrics_port = -1;  // -1: no metrics listener
   bool strict_readiness = true;
@@ -100,6 +103,10 @@ int cmd_serve(int argc, char** argv) {
     };
     if (a == "--model-repository")
       repo_dir = v;
+    else if (a == "--model-dir")
+      model_dir = v;
+    else if (a == "--model-name")
+      model_name = v;
     else if (a == "--host")
       http.host = v;
     else if (a == "--api-key-file")
@@ -153,12 +160,21 @@ int cmd_serve(int argc, char** argv) {
       return usage();
     }
   }
-  if (repo_dir.empty()) {
+  if (!model_dir.empty() || !model_name.empty()) {
+    if (model_dir.empty() || model_name.empty()) return bad("--model-dir and --model-name go together");
+    if (!repo_dir.empty()) return bad("give either --model-repository or --model-dir/--model-name, not both");
+    if (!valid_model_name(model_name)) {
+      return bad("--model-name '" + model_name + "': use letters, digits, '_', '-' and '.' (not first), at most 128");
+    }
+    if (!std::filesystem::is_directory(model_dir)) {
+      return bad("--model-dir '" + model_dir + "' is not a directory (layout: DIR/model.onnx or DIR/<version>/model.onnx)");
+    }
+  } else if (repo_dir.empty()) {
     repo_dir = TANDEM_SERVE_DEFAULT_REPOSITORY;
     if (repo_dir.empty()) return bad("no --model-repository given and this build has no default repository");
   }
   std::error_code ec;
-  if (!std::filesystem::is_directory(repo_dir, ec)) {
+  if (model_dir.empty() && !std::filesystem::is_directory(repo_dir, ec)) {
     return bad("model repository '" + repo_dir + "' is not a directory (layout: DIR/<model>/<version>/model.onnx)");
   }
   auto auth = Auth::load(key_file, std::getenv("TANDEM_API_KEYS"));
@@ -182,7 +198,9 @@ int cmd_serve(int argc, char** argv) {
   ro.threads = static_cast<int>(threads);
   ro.max_queue_size = static_cast<size_t>(max_queue);
   ro.strict_readiness = strict_readiness;
-  Repository repository(repo_dir, ro, &metrics);
+  ro.single_model = model_name;
+  const std::string& root = model_dir.empty() ? repo_dir : model_dir;
+  Repository repository(root, ro, &metrics);
   OipService service(&repository, &metrics, &*auth);
   HttpServer server(
       http, [&service](HttpRequest&& req, Responder respond) { service.handle(std::move(req), std::move(respond)); });
@@ -222,7 +240,8 @@ int cmd_serve(int argc, char** argv) {
     if (!gst.is_ok()) return bad("--grpc-port: " + gst.message());
   }
 #endif
-  std::fprintf(stderr, "tandem serve: repository %s, %s\n", repo_dir.c_str(),
+  const std::string serving = model_dir.empty() ? "repository " + root : "model '" + model_name + "' in " + root;
+  std::fprintf(stderr, "tandem serve: %s, %s\n", serving.c_str(),
                auth->enabled() ? (std::to_string(auth->key_count()) + " API key(s)").c_str() : "no API keys");
   repository.load_all();
   service.set_ready(true);

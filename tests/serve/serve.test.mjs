@@ -116,7 +116,8 @@ function startFailure(args) {
     let stderr = '';
     child.stderr.on('data', (d) => { stderr += d; });
     const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
-    child.on('exit', (code) => { clearTimeout(killer); resolve({ code, stderr }); });
+    // 'close', not 'exit': stderr may still be unread when the process exits.
+    child.on('close', (code) => { clearTimeout(killer); resolve({ code, stderr }); });
   });
 }
 
@@ -522,6 +523,48 @@ describe('repository', () => {
     } finally {
       await stopServer(srv);
     }
+  });
+
+  test('single-model mode: --model-dir DIR --model-name NAME serves DIR/model.onnx as NAME', async () => {
+    const dir = path.join(tmp, 'mnt-models');
+    cpSync(path.join(REPO, 'seed_mlp', '1', 'model.onnx'), path.join(dir, 'model.onnx'));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ max_batch_size: 4 }));
+    const srv = await startServer({ repo: null, args: ['--model-dir', dir, '--model-name', 'digits'] });
+    try {
+      assert.deepEqual((await get(srv, '/v2/health/ready')).json, { ready: true });
+      const index = await post(srv, '/v2/repository/index', '');
+      assert.deepEqual(index.json, [{ name: 'digits', version: '1', state: 'READY', reason: '' }]);
+      const x = mlpInput(2, 4);
+      const got = await post(srv, '/v2/models/digits/versions/1/infer', mlpRequest(x, 2));
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.json.outputs[0].data, (await post(main, '/v2/models/seed_mlp/versions/1/infer', mlpRequest(x, 2))).json.outputs[0].data);
+      assert.equal((await get(srv, '/v2/models/seed_mlp')).status, 404);
+      assert.equal((await post(srv, '/v2/repository/models/seed_mlp/load', '')).status, 404);
+      assert.equal((await post(srv, '/v2/repository/models/digits/load', '')).status, 200);
+    } finally {
+      await stopServer(srv);
+    }
+    // A folder with both layouts, or neither, is a clear load failure (not ready).
+    cpSync(path.join(REPO, 'seed_mlp', '1'), path.join(dir, '1'), { recursive: true });
+    const both = await startServer({ repo: null, args: ['--model-dir', dir, '--model-name', 'digits'] });
+    try {
+      const r = await get(both, '/v2/health/ready');
+      assert.equal(r.status, 503);
+      assert.match(r.json.reason, /holds both model\.onnx and <version>\/model\.onnx; keep one/);
+    } finally {
+      await stopServer(both);
+    }
+    const cases = [
+      [['--model-dir', dir], /--model-dir and --model-name go together/],
+      [['--model-dir', dir, '--model-name', '../x'], /--model-name '\.\.\/x': use letters/],
+      [['--model-dir', path.join(tmp, 'nope'), '--model-name', 'x'], /--model-dir '.*nope' is not a directory/],
+      [['--model-dir', dir, '--model-name', 'x', '--model-repository', REPO], /either --model-repository or --model-dir/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => startFailure(args)));
+    results.forEach((r, i) => {
+      assert.equal(r.code, 2, `${cases[i][0].join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, cases[i][1]);
+    });
   });
 
   test('unload during load: in-flight requests finish, then 503 until loaded again', async () => {
