@@ -7,10 +7,12 @@
 2. Every option the manifests and the Dockerfile pass to `tandem serve` appears in
    `tandem serve --help` of the given binary.
 3. The binary is started as each InferenceService's pod would start it (the runtime's args
-   followed by the predictor's, ENTRYPOINT `tandem serve`), on a copy of the build's demo
-   repository laid out as KServe's storage initializer lays out /mnt/models, on a free port
-   instead of 8080: the probes' paths answer 200, API keys are enforced when the manifest
-   passes a key file, and SIGTERM drains and exits 0.
+   followed by the predictor's, ENTRYPOINT `tandem serve`, {{.Name}} replaced by the
+   InferenceService's name as KServe does), on a copy of the build's demo model laid out as
+   KServe's storage initializer lays out /mnt/models (model.onnx + config.json), on a free port
+   instead of 8080: the probes' paths answer 200, the model answers under the InferenceService's
+   name, API keys are enforced when the manifest passes a key file, and SIGTERM drains and
+   exits 0.
 Exit status 0 when everything holds; prints what failed otherwise.
 """
 import glob
@@ -66,7 +68,8 @@ def check_runtime(sr):
     c = runtime_container(sr)
     args = c["args"]
     check(all(isinstance(a, str) for a in args), "args are strings (quoted numbers)")
-    check(args[args.index("--model-repository") + 1] == "/mnt/models", "--model-repository /mnt/models")
+    check(args[args.index("--model-dir") + 1] == "/mnt/models", "--model-dir /mnt/models")
+    check(args[args.index("--model-name") + 1] == "{{.Name}}", "--model-name {{.Name}} (KServe fills in the name)")
     port = int(args[args.index("--http-port") + 1])
     check(port == 8080 and [p["containerPort"] for p in c["ports"]] == [8080], "--http-port 8080 = containerPort")
     for probe, path in (("readinessProbe", "/v2/health/ready"), ("livenessProbe", "/v2/health/live")):
@@ -123,12 +126,19 @@ def run_pod(tandem, name, container, isvc, work):
     args = list(container["args"]) + list(model.get("args", []))
     repo = os.path.join(work, "mnt-models")
     if not os.path.isdir(repo):
-        # What the storage initializer leaves for storageUri = a repository: <model>/<version>/model.onnx
-        shutil.copytree(os.path.join(os.path.dirname(tandem), "serve-models"), repo)
+        # What the storage initializer leaves for storageUri = a folder with model.onnx and config.json
+        demo = os.path.join(os.path.dirname(tandem), "serve-models", "seed_mlp")
+        os.makedirs(repo)
+        shutil.copy(os.path.join(demo, "1", "model.onnx"), repo)
+        if os.path.exists(os.path.join(demo, "config.json")):
+            shutil.copy(os.path.join(demo, "config.json"), repo)
+    served = isvc["metadata"]["name"]
     key = None
     mounts = {m["mountPath"]: m for m in model.get("volumeMounts", [])}
     for i, a in enumerate(args):
-        if a == "/mnt/models":
+        if a == "{{.Name}}":
+            args[i] = served  # KServe's template: the InferenceService's name
+        elif a == "/mnt/models":
             args[i] = repo
         elif i > 0 and args[i - 1] == "--http-port":
             args[i] = "0"  # a free port: the check must not depend on 8080 being free here
@@ -151,11 +161,12 @@ def run_pod(tandem, name, container, isvc, work):
         for probe in ("readinessProbe", "livenessProbe"):
             path = container[probe]["httpGet"]["path"]
             check(http(base + path) == 200, f"{name}: {probe} {path} -> 200 without a key")
+        meta = f"{base}/v2/models/{served}"
         if key:
-            check(http(base + "/v2/models/seed_mlp") == 401, f"{name}: metadata without the key -> 401")
-            check(http(base + "/v2/models/seed_mlp", key) == 200, f"{name}: metadata with the key -> 200")
+            check(http(meta) == 401, f"{name}: metadata without the key -> 401")
+            check(http(meta, key) == 200, f"{name}: metadata of '{served}' with the key -> 200")
         else:
-            check(http(base + "/v2/models/seed_mlp") == 200, f"{name}: model metadata -> 200")
+            check(http(meta) == 200, f"{name}: metadata of '{served}' (the InferenceService's name) -> 200")
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(timeout=30) == 0, f"{name}: SIGTERM drains and exits 0")
     finally:
@@ -174,9 +185,9 @@ def main():
 
     helptext = subprocess.run([tandem, "serve", "--help"], capture_output=True, text=True).stderr
     known = set(re.findall(r"--[a-z][a-z0-9-]*", helptext))
-    used = [a for a in container["args"] + cmd if a.startswith("--")]
+    used = [a.split("=")[0] for a in container["args"] + cmd if a.startswith("--")]
     for isvc in isvcs.values():
-        used += [a for a in isvc["spec"]["predictor"]["model"].get("args", []) if a.startswith("--")]
+        used += [a.split("=")[0] for a in isvc["spec"]["predictor"]["model"].get("args", []) if a.startswith("--")]
     for flag in sorted(set(used)):
         check(flag in known, f"{flag} is in `tandem serve --help`")
 

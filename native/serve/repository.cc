@@ -159,8 +159,7 @@ bool Repository::exists_on_disk(const std::string& model) const {
 }
 
 Result<std::shared_ptr<ModelVersion>> Repository::load_version(const std::string& model, int64_t version,
-                                                               const std::string& dir, const ModelConfig& config) {
-  const std::string path = dir + "/model.onnx";
+                                                               const std::string& path, const ModelConfig& config) {
   SessionOptions so;
   so.backends = options_.backends;
   so.threads = options_.threads;
@@ -216,19 +215,30 @@ Status Repository::load(const std::string& model) {
       const std::string name = e.path().filename().string();
       std::error_code ec2;
       if (e.is_directory(ec2) && all_digits(name) && fs::exists(e.path() / "model.onnx", ec2)) {
-        numbers[std::stoll(name)] = e.path();
+        numbers[std::stoll(name)] = e.path() / "model.onnx";
       }
     }
-    // Single-model mode also takes a bare model.onnx as version 1 (KServe's usual /mnt/models).
-    if (!options_.single_model.empty() && fs::exists(dir / "model.onnx", ec)) {
-      if (numbers.empty())
-        numbers[1] = dir;
-      else
-        st = invalid_argument("'" + dir.string() + "' holds both model.onnx and <version>/model.onnx; keep one");
+    // Single-model mode also takes one bare .onnx file as version 1: KServe's storage
+    // initializer leaves a storageUri naming one file as /mnt/models/<its name>.
+    if (!options_.single_model.empty()) {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        std::error_code ec2;
+        if (e.is_regular_file(ec2) && e.path().extension() == ".onnx") files.push_back(e.path());
+      }
+      if (!files.empty() && !numbers.empty()) {
+        st = invalid_argument("'" + dir.string() + "' holds both " + files[0].filename().string() +
+                              " and <version>/model.onnx; keep one");
+      } else if (files.size() > 1) {
+        st = invalid_argument("'" + dir.string() + "' holds " + std::to_string(files.size()) +
+                              " .onnx files; keep one, or use <version>/model.onnx folders");
+      } else if (files.size() == 1) {
+        numbers[1] = files[0];
+      }
     }
     if (numbers.empty() && st.is_ok()) {
       st = not_found("model '" + model + "' has no " +
-                     (options_.single_model.empty() ? "<version>/model.onnx" : "model.onnx or <version>/model.onnx") +
+                     (options_.single_model.empty() ? "<version>/model.onnx" : "*.onnx file or <version>/model.onnx") +
                      " in '" + dir.string() + "'");
     }
     for (const auto& [v, path] : numbers) {

@@ -47,7 +47,7 @@ struct RepositoryOptions {
   size_t max_queue_size = 64;  // default for models whose config does not say
   bool strict_readiness = true;  // a model that failed to load makes the server not ready
   // Non-empty: single-model mode (KServe's /mnt/models): the root is this one model's folder,
-  // holding model.onnx (version 1) or <version>/model.onnx, and an optional config.json.
+  // holding one .onnx file (version 1) or <version>/model.onnx, and an optional config.json.
   std::string single_model;
 };
 
@@ -89,7 +89,7 @@ class Repository {
     std::string reason;   // why it is not loaded
     bool failed = false;  // the last load failed (an explicit unload clears it)
   };
-  Result<std::shared_ptr<ModelVersion>> load_version(const std::string& model, int64_t version, const std::string& dir,
+  Result<std::shared_ptr<ModelVersion>> load_version(const std::string& model, int64_t version, const std::string& path,
                                                      const ModelConfig& config);
   void retire(std::vector<std::shared_ptr<ModelVersion>> old);
   bool exists_on_disk(const std::string& model) const;

@@ -41,8 +41,10 @@ int usage() {
          "                    [--backend B] [--threads N]\n"
          "\n"
          "  Serves DIR/<model>/<version>/model.onnx over the Open Inference Protocol v2 (REST).\n"
-         "  --model-dir DIR --model-name NAME: one model, DIR/model.onnx (or DIR/<version>/model.onnx)\n"
-         "  plus an optional DIR/config.json, served as NAME (KServe's /mnt/models layout).\n"
+         "  --model-dir DIR --model-name NAME: one model, the one .onnx file in DIR (as version 1) or\n"
+         "  DIR/<version>/model.onnx, plus an optional DIR/config.json, served as NAME (KServe's\n"
+         "  /mnt/models; its runtime passes --model-name {{.Name}}).\n"
+         "  Options also take the form --option=value.\n"
          "  --tls-cert/--tls-key: PEM certificate (chain) and unencrypted PEM key; the HTTP port then\n"
          "  speaks only HTTPS (TLS 1.2+). --metrics-port: also serve GET /metrics, without an API key,\n"
          "  over plain HTTP on this port of the same host (0 = any free port).\n"
@@ -85,15 +87,22 @@ int cmd_serve(int argc, char** argv) {
   // -1: no gRPC listener (never read in a build without gRPC)
   [[maybe_unused]] int grpc_port = -1;
   for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
+    std::string a = argv[i];
     if (a == "--help" || a == "-h") return usage();
     if (a == "--no-access-log") {
       http.access_log = false;
       continue;
     }
     if (a.rfind("--", 0) != 0) return bad("unexpected argument '" + a + "'");
-    if (i + 1 >= argc) return bad(a + " needs a value");
-    const std::string v = argv[++i];
+    // --option=value (KServe's runtimes write their args so) or --option value.
+    std::string v;
+    if (const size_t eq = a.find('='); eq != std::string::npos) {
+      v = a.substr(eq + 1);
+      a.resize(eq);
+    } else {
+      if (i + 1 >= argc) return bad(a + " needs a value");
+      v = argv[++i];
+    }
     long long n = 0;
     auto num = [&](long long lo, long long hi) {
       if (parse_num(v, lo, hi, &n)) return true;

@@ -525,11 +525,13 @@ describe('repository', () => {
     }
   });
 
-  test('single-model mode: --model-dir DIR --model-name NAME serves DIR/model.onnx as NAME', async () => {
+  test('single-model mode: --model-dir DIR --model-name NAME serves DIR\'s one .onnx file as NAME', async () => {
+    // As KServe's storage initializer leaves a storageUri naming one file; --option=value as
+    // KServe's runtimes write their args.
     const dir = path.join(tmp, 'mnt-models');
-    cpSync(path.join(REPO, 'seed_mlp', '1', 'model.onnx'), path.join(dir, 'model.onnx'));
+    cpSync(path.join(REPO, 'seed_mlp', '1', 'model.onnx'), path.join(dir, 'mnist.onnx'));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ max_batch_size: 4 }));
-    const srv = await startServer({ repo: null, args: ['--model-dir', dir, '--model-name', 'digits'] });
+    const srv = await startServer({ repo: null, args: [`--model-dir=${dir}`, '--model-name=digits'] });
     try {
       assert.deepEqual((await get(srv, '/v2/health/ready')).json, { ready: true });
       const index = await post(srv, '/v2/repository/index', '');
@@ -550,7 +552,7 @@ describe('repository', () => {
     try {
       const r = await get(both, '/v2/health/ready');
       assert.equal(r.status, 503);
-      assert.match(r.json.reason, /holds both model\.onnx and <version>\/model\.onnx; keep one/);
+      assert.match(r.json.reason, /holds both mnist\.onnx and <version>\/model\.onnx; keep one/);
     } finally {
       await stopServer(both);
     }
