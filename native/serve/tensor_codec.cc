@@ -1,5 +1,7 @@
 #include "native/serve/tensor_codec.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -56,6 +58,21 @@ void put_int(T v, JsonWriter& w) {
   } else {
     w.Uint64(static_cast<uint64_t>(v));
   }
+}
+
+void put_float(float v, JsonWriter& w) {
+  if (!std::isfinite(v)) {
+    w.Double(static_cast<double>(v));  // NaN, Infinity, -Infinity (JsonWriter's tokens)
+    return;
+  }
+  char buf[40];
+  char* end = std::to_chars(buf, buf + sizeof buf - 2, v).ptr;  // shortest round-trip form
+  // "1" -> "1.0", as RapidJSON writes doubles: a float tensor's values still read as floats.
+  if (std::find_if(buf, end, [](char c) { return c == '.' || c == 'e'; }) == end) {
+    *end++ = '.';
+    *end++ = '0';
+  }
+  w.RawValue(buf, static_cast<size_t>(end - buf), rapidjson::kNumberType);
 }
 
 }  // namespace
@@ -241,15 +258,16 @@ void write_json_data(const Tensor& t, JsonWriter& w) {
       case DType::kInt64:
         put_int(t.data<int64_t>()[i], w);
         break;
-      // Floats go out as the shortest decimal that reads back to the same value.
+      // Floats go out as the shortest decimal that reads back to the same value: of a float for
+      // FP16/BF16/FP32 (0.1f is "0.1", not "0.10000000149011612"), of a double for FP64.
       case DType::kFloat16:
-        w.Double(static_cast<double>(half_to_float(t.data<uint16_t>()[i])));
+        put_float(half_to_float(t.data<uint16_t>()[i]), w);
         break;
       case DType::kBFloat16:
-        w.Double(static_cast<double>(bfloat16_to_float(t.data<uint16_t>()[i])));
+        put_float(bfloat16_to_float(t.data<uint16_t>()[i]), w);
         break;
       case DType::kFloat32:
-        w.Double(static_cast<double>(t.data<float>()[i]));
+        put_float(t.data<float>()[i], w);
         break;
       case DType::kFloat64:
         w.Double(t.data<double>()[i]);

@@ -310,7 +310,9 @@ describe('infer', () => {
     assert.equal(out.parameters.binary_data_size, 2 * 10 * 4);
     assert.equal(out.data, undefined);
     const values = new Float32Array(r.binary.buffer.slice(r.binary.byteOffset, r.binary.byteOffset + r.binary.length));
-    assert.deepEqual(Array.from(values), json.json.outputs[0].data);
+    // JSON carries each FP32 as the shortest decimal that reads back to it as a float.
+    assert.deepEqual(Array.from(values), json.json.outputs[0].data.map(Math.fround));
+    assert.ok(json.json.outputs[0].data.every((v) => String(v).replace(/^-?0\./, '').length <= 12), 'shortest float decimals');
     // Request-level binary_data_output, JSON input.
     const r2 = await post(main, '/v2/models/seed_mlp/infer', mlpRequest(x, 2, { parameters: { binary_data_output: true } }));
     assert.equal(r2.status, 200);
@@ -365,7 +367,8 @@ describe('infer', () => {
       assert.equal(r.status, 200, JSON.stringify(r.json));
       assert.equal(r.json.outputs[0].datatype, datatype);
       assert.deepEqual(r.json.outputs[0].shape, [2, 3]);
-      assert.deepEqual(r.json.outputs[0].data, c.json);
+      // FP32 values come back as their shortest float decimals: exact once read as floats.
+      assert.deepEqual(name === 'fp32' ? r.json.outputs[0].data.map(Math.fround) : r.json.outputs[0].data, c.json);
 
       let bytes;
       if (name === 'bytes') {

@@ -87,6 +87,14 @@ TEST(TensorCodec, HalfAndNonFiniteFloats) {
   auto f = tensor_from_json(DType::kFloat32, {3}, parse("[NaN, Infinity, -Infinity]"));
   ASSERT_TRUE(f.is_ok());
   EXPECT_EQ(json_data(*f), "[NaN,Infinity,-Infinity]");
+  // FP32 as the shortest decimal of the float (not of the double it widens to), read back exactly.
+  const std::vector<float> values = {0.1f, 0.031236203f, 1e-30f, -3.4028235e38f, 1e7f, 2.5f};
+  const Tensor g = Tensor::from_vector<float>({6}, values);
+  EXPECT_EQ(json_data(g), "[0.1,0.031236203,1e-30,-3.4028235e+38,1e+07,2.5]");
+  const std::string text = json_data(g);
+  auto back = tensor_from_json(DType::kFloat32, {6}, parse(text.c_str()));
+  ASSERT_TRUE(back.is_ok());
+  for (size_t i = 0; i < values.size(); ++i) EXPECT_EQ(back->data<float>()[i], values[i]);
 }
 
 TEST(TensorCodec, BinaryBytesLayout) {
