@@ -10,8 +10,8 @@
 #pragma once
 
 #include <atomic>
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,7 +44,7 @@ struct ModelVersion {
 struct RepositoryOptions {
   std::vector<std::shared_ptr<Backend>> backends;  // empty = the build's defaults
   int threads = 0;
-  size_t max_queue_size = 64;  // default for models whose config does not say
+  size_t max_queue_size = 64;    // default for models whose config does not say
   bool strict_readiness = true;  // a model that failed to load makes the server not ready
   // Non-empty: single-model mode (KServe's /mnt/models): the root is this one model's folder,
   // holding one .onnx file (version 1) or <version>/model.onnx, and an optional config.json.

@@ -117,8 +117,7 @@ Result<Tensor> slice_along(const Tensor& t, int axis, int64_t begin, int64_t row
   auto* dst = static_cast<uint8_t*>(out.raw_data());
   const auto* src = static_cast<const uint8_t*>(t.raw_data());
   for (int64_t o = 0; o < v.outer && n > 0; ++o) {
-    std::memcpy(dst + static_cast<size_t>(o) * n,
-                src + static_cast<size_t>((o * total + begin) * v.inner) * elem, n);
+    std::memcpy(dst + static_cast<size_t>(o) * n, src + static_cast<size_t>((o * total + begin) * v.inner) * elem, n);
   }
   return out;
 }
@@ -167,11 +166,15 @@ Status Scheduler::submit(Job&& job) {
     int64_t filling_rows = -1;
     for (int64_t r : filling_rows_) filling_rows = std::max(filling_rows, r);
     const bool wake_filler = filling_rows >= 0 && (rows <= 0 || filling_rows + queued_rows_ >= config_.max_batch_size);
-    if (idle_workers_ > 0 && wake_filler) wake = 2;
-    else if (idle_workers_ > 0 || wake_filler) wake = 1;
+    if (idle_workers_ > 0 && wake_filler)
+      wake = 2;
+    else if (idle_workers_ > 0 || wake_filler)
+      wake = 1;
   }
-  if (wake == 2) cv_.notify_all();
-  else if (wake == 1) cv_.notify_one();
+  if (wake == 2)
+    cv_.notify_all();
+  else if (wake == 1)
+    cv_.notify_one();
   return Status::ok();
 }
 
@@ -301,8 +304,8 @@ void Scheduler::run(Session* session, std::vector<Job> batch) {
   if (splittable) {
     for (const auto& [name, v] : *out) {
       const int axis = axis_of(config_.batch_axes, name);
-      splittable = splittable && v.is_tensor() && static_cast<int>(v.tensor().rank()) > axis &&
-                   v.tensor().dim(axis) == total;
+      splittable =
+          splittable && v.is_tensor() && static_cast<int>(v.tensor().rank()) > axis && v.tensor().dim(axis) == total;
     }
   }
   if (!splittable) {

@@ -125,8 +125,7 @@ int cmd_serve(int argc, char** argv) {
     else if (a == "--strict-readiness") {
       if (v != "true" && v != "false") return bad("--strict-readiness takes true or false, got '" + v + "'");
       strict_readiness = v == "true";
-    }
-    else if (a == "--tls-cert")
+    } else if (a == "--tls-cert")
       http.tls_cert_file = v;
     else if (a == "--tls-key")
       http.tls_key_file = v;
@@ -176,7 +175,8 @@ int cmd_serve(int argc, char** argv) {
       return bad("--model-name '" + model_name + "': use letters, digits, '_', '-' and '.' (not first), at most 128");
     }
     if (!std::filesystem::is_directory(model_dir)) {
-      return bad("--model-dir '" + model_dir + "' is not a directory (layout: DIR/model.onnx or DIR/<version>/model.onnx)");
+      return bad("--model-dir '" + model_dir +
+                 "' is not a directory (layout: DIR/model.onnx or DIR/<version>/model.onnx)");
     }
   } else if (repo_dir.empty()) {
     repo_dir = TANDEM_SERVE_DEFAULT_REPOSITORY;

@@ -362,11 +362,13 @@ TEST(SchedulerBatchAxesTest, StateOnAxisOneAndSharedScalarMatchSessionRun) {
 }
 
 TEST(ModelConfigTest, BatchAxes) {
-  auto c = parse_model_config(R"({"max_batch_size": 8, "dynamic_batching": {"batch_axes": {"state": 1, "stateN": 1}}})", 64);
+  auto c =
+      parse_model_config(R"({"max_batch_size": 8, "dynamic_batching": {"batch_axes": {"state": 1, "stateN": 1}}})", 64);
   ASSERT_TRUE(c.is_ok()) << c.status().to_string();
   EXPECT_EQ(c->batching.batch_axes, (BatchAxes{{"state", 1}, {"stateN", 1}}));
-  for (const char* bad : {R"({"dynamic_batching": {"batch_axes": [1]}})", R"({"dynamic_batching": {"batch_axes": {"s": -1}}})",
-                          R"({"dynamic_batching": {"batch_axes": {"s": "1"}}})"}) {
+  for (const char* bad :
+       {R"({"dynamic_batching": {"batch_axes": [1]}})", R"({"dynamic_batching": {"batch_axes": {"s": -1}}})",
+        R"({"dynamic_batching": {"batch_axes": {"s": "1"}}})"}) {
     EXPECT_FALSE(parse_model_config(bad, 64).is_ok()) << bad;
   }
 }
