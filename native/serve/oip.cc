@@ -6,6 +6,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -580,23 +581,27 @@ void OipService::infer(HttpRequest& req, const std::string& model, const std::st
     for (const auto& v : mv->outputs) ctx.outputs.push_back({v.name, binary_default});
   }
 
-  // Deadline: "parameters": {"timeout_ms": N} or the Inference-Timeout-Ms header.
+  // Deadline: "parameters": {"timeout_ms": N}, Triton's {"timeout": N} in microseconds (what
+  // tritonclient's infer(timeout=...) sends), or the Inference-Timeout-Ms header.
   Job job;
   job.enqueued = Clock::now();
-  uint64_t timeout_ms = 0;
-  bool has_timeout = false;
+  std::optional<std::chrono::microseconds> timeout;
+  constexpr uint64_t kMaxTimeoutMs = 86'400'000;
   if (const rapidjson::Value* params = member(doc, "parameters"); params != nullptr) {
     if (const rapidjson::Value* t = member(*params, "timeout_ms"); t != nullptr) {
       if (!t->IsUint64()) return fail(400, "parameters.timeout_ms must be a whole number");
-      timeout_ms = t->GetUint64();
-      has_timeout = true;
+      timeout = std::chrono::milliseconds(std::min<uint64_t>(t->GetUint64(), kMaxTimeoutMs));
+    } else if (const rapidjson::Value* us = member(*params, "timeout"); us != nullptr) {
+      if (!us->IsUint64()) return fail(400, "parameters.timeout (microseconds) must be a whole number");
+      timeout = std::chrono::microseconds(std::min<uint64_t>(us->GetUint64(), kMaxTimeoutMs * 1000));
     }
   }
-  if (const std::string* h = req.header("inference-timeout-ms"); h != nullptr && !has_timeout) {
-    if (!parse_u64(*h, 86'400'000, &timeout_ms)) return fail(400, "Inference-Timeout-Ms must be a whole number");
-    has_timeout = true;
+  if (const std::string* h = req.header("inference-timeout-ms"); h != nullptr && !timeout) {
+    uint64_t ms = 0;
+    if (!parse_u64(*h, kMaxTimeoutMs, &ms)) return fail(400, "Inference-Timeout-Ms must be a whole number");
+    timeout = std::chrono::milliseconds(ms);
   }
-  if (has_timeout) job.deadline = job.enqueued + std::chrono::milliseconds(std::min<uint64_t>(timeout_ms, 86'400'000));
+  if (timeout) job.deadline = job.enqueued + *timeout;
 
   job.feeds = std::move(feeds);
   // The callback owns copies of what it needs, never the ModelVersion (see Job::done).

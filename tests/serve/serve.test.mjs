@@ -659,11 +659,15 @@ describe('serving', () => {
       post(main, '/v2/models/slow_deadline/infer', body({ parameters: { timeout_ms: 1 } })),
       post(main, '/v2/models/slow_deadline/infer', body({ parameters: { timeout_ms: 1 } })),
       post(main, '/v2/models/slow_deadline/infer', body({}), { 'inference-timeout-ms': '1' }),
+      post(main, '/v2/models/slow_deadline/infer', body({ parameters: { timeout: 1000 } })), // Triton's, in µs
     ];
     assert.equal((await first).status, 200);
     const codes = (await Promise.all(timed)).map((r) => r.status);
     assert.ok(codes.every((c) => c === 200 || c === 504), codes.join());
     assert.ok(codes.includes(504), codes.join());
+    const bad = await post(main, '/v2/models/slow_deadline/infer', body({ parameters: { timeout: 'soon' } }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error, /parameters\.timeout \(microseconds\) must be a whole number/);
   });
 
   test('stats and Prometheus metrics count requests', async () => {

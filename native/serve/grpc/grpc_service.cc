@@ -350,7 +350,8 @@ struct GrpcServer::Impl final : inference::GRPCInferenceService::CallbackService
       for (const auto& v : mv->outputs) outputs.push_back(v.name);
     }
 
-    // The call's deadline is the queue deadline: still waiting then, it is dropped unrun.
+    // The call's deadline is the queue deadline: still waiting then, it is dropped unrun. So is
+    // Triton's "timeout" request parameter (microseconds), whichever comes first.
     Job job;
     job.enqueued = Clock::now();
     const auto deadline = ctx->deadline();
@@ -358,6 +359,14 @@ struct GrpcServer::Impl final : inference::GRPCInferenceService::CallbackService
       const auto left = deadline - std::chrono::system_clock::now();
       job.deadline = job.enqueued + std::chrono::duration_cast<Clock::duration>(
                                         std::min<std::chrono::system_clock::duration>(left, std::chrono::hours(24)));
+    }
+    if (const auto t = req->parameters().find("timeout"); t != req->parameters().end()) {
+      const auto& p = t->second;
+      int64_t us = -1;
+      if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) us = p.int64_param();
+      if (us < 0) return fail(invalid("parameter \"timeout\" (microseconds) must be a whole number"));
+      const auto until = job.enqueued + std::chrono::microseconds(std::min<int64_t>(us, int64_t{86'400'000'000}));
+      job.deadline = std::min(job.deadline, until);
     }
     job.feeds = std::move(feeds);
     resp->set_model_name(model);

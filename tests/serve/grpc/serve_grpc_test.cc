@@ -363,9 +363,15 @@ TEST_F(GrpcServe, BadRequests) {
   req = raw_request(input, 1);  // raw and typed at once
   req.mutable_inputs(0)->mutable_contents()->add_fp32_contents(1.0f);
   expect(req, grpc::StatusCode::INVALID_ARGUMENT, "raw_input_contents");
+  req = raw_request(input, 1);  // Triton's timeout parameter is microseconds, a number
+  (*req.mutable_parameters())["timeout"].set_string_param("soon");
+  expect(req, grpc::StatusCode::INVALID_ARGUMENT, "\"timeout\" (microseconds)");
 
-  // Still answering after all that.
+  // Still answering after all that; a generous timeout does not get in the way.
   EXPECT_TRUE(infer(raw_request(input, 1), &resp).ok());
+  req = raw_request(input, 1);
+  (*req.mutable_parameters())["timeout"].set_int64_param(10'000'000);
+  EXPECT_TRUE(infer(req, &resp).ok());
 }
 
 TEST_F(GrpcServe, MessagesOverTheBodyLimitAreRefused) {
