@@ -8,7 +8,11 @@
 // Answers are counted as `ok` (2xx), `backpressure` (503 with Retry-After), `other` (every other
 // status, 503 without Retry-After included) and `errors` (no HTTP answer: socket errors, resets).
 import http from 'node:http';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -35,6 +39,9 @@ export function processCpuSeconds(pid) {
 export class Target {
   // request: { path, headers, body (Buffer) }; maxSockets: the most connections at once.
   constructor({ host, port, request, maxSockets }) {
+    this.host = host;
+    this.port = port;
+    this.request = request;
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
     this.options = {
       agent: this.agent, host, port, method: 'POST', path: request.path,
@@ -217,4 +224,61 @@ export async function openLoop(target, { rate, seconds, cap, serverPid, drainMs 
     send_lag_p50_ms: percentile(sortedLag, 50), send_lag_p99_ms: percentile(sortedLag, 99),
     drain_ms: performance.now() - windowEnd, drained, ...cpu,
   };
+}
+
+// ---- wrk: a closed loop from a client that costs the server little CPU ---------------------
+
+const WRK_SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'wrk-oip.lua');
+
+// The path of Debian's wrk, or null when it is not installed (scripts/setup installs it).
+export function findWrk() {
+  const r = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+// Closed loop as closedLoop(), from wrk (C, epoll; one thread, `clients` connections) instead of
+// this process: at small models Node's own cost per request (~55 µs of a core) caps what the
+// server is shown. Latency percentiles are wrk's (request written -> answer read). The result
+// has closedLoop()'s fields; client CPU is wrk's (the shell's cutime + cstime once wrk exits).
+export async function wrkClosedLoop(target, { wrk, clients, seconds, serverPid }) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tandem-wrk-'));
+  try {
+    const bodyFile = path.join(dir, 'body');
+    writeFileSync(bodyFile, target.request.body);
+    const headers = Object.entries(target.request.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+    const meter = cpuMeter(serverPid);
+    const t0 = performance.now();
+    const args = ['-c', '"$0" "$@"; s=$?; cat /proc/$$/stat; exit $s', wrk, '-t1', `-c${clients}`, `-d${seconds}s`,
+      '--timeout', '30s', '-s', WRK_SCRIPT, `http://${target.host}:${target.port}`];
+    const child = spawn('sh', args, {
+      env: { ...process.env, TANDEM_WRK_BODY: bodyFile, TANDEM_WRK_PATH: target.request.path, TANDEM_WRK_HEADERS: headers },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = meter();
+    const line = out.split('\n').find((l) => l.startsWith('{"duration_us"'));
+    if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${(err || out).trim().slice(-500)}`);
+    const j = JSON.parse(line);
+    // The shell's /proc stat: fields 16 and 17 (cutime, cstime) hold wrk's CPU, in 1/100 s.
+    const stat = out.slice(out.lastIndexOf(')') + 2).trim().split(' ');
+    const wrkCpu = (Number(stat[13]) + Number(stat[14])) / 100;
+    const st = j.statuses;
+    const ok = Object.entries(st).filter(([k]) => /^2\d\d$/.test(k)).reduce((a, [, v]) => a + v, 0);
+    const backpressure = st['503r'] ?? 0;
+    const errors = j.errors.connect + j.errors.read + j.errors.write + j.errors.timeout;
+    const statuses = Object.fromEntries(Object.entries(st).map(([k, v]) => [k === '503r' ? '503' : k, v]));
+    return {
+      mode: 'closed', client: 'wrk', clients, seconds, throughput: ok / (j.duration_us / 1e6), answers: j.requests, ok, backpressure,
+      other: j.requests - ok - backpressure, errors, statuses,
+      p50_ms: j.p50_us / 1000, p90_ms: j.p90_us / 1000, p99_ms: j.p99_us / 1000, max_ms: j.max_us / 1000, mean_ms: j.mean_us / 1000,
+      client_cpu: wrkCpu / wall, server_cpu: cpu.server_cpu,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
