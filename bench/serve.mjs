@@ -130,8 +130,10 @@ const MODELS = {
     },
     configs: [
       { key: 'nobatch', label: 'no batching', kind: 'base', config: { max_batch_size: 0 } },
-      { key: 'batch', label: 'dynamic batching (max 16, 1000 µs)', kind: 'batching',
-        config: { max_batch_size: 16, dynamic_batching: { max_queue_delay_us: 1000 } } },
+      // No added delay (Triton's default): a worker takes whatever is queued when it is free.
+      // Under a closed loop that beats waiting for company (1000 µs: ~8% fewer requests/s).
+      { key: 'batch', label: 'dynamic batching (max 16, 0 µs)', kind: 'batching',
+        config: { max_batch_size: 16, dynamic_batching: { max_queue_delay_us: 0 } } },
     ],
   },
   resnet18: {
