@@ -217,7 +217,7 @@ struct HttpServer::Impl {
 namespace {
 
 constexpr uint64_t kBodyReadChunk = 256 * 1024;  // most bytes one read of a request body asks for
-constexpr size_t kIdleBufferBytes = 16 * 1024;  // read room a connection keeps between requests
+constexpr size_t kIdleBufferBytes = 16 * 1024;   // read room a connection keeps between requests
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
