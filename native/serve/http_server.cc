@@ -129,7 +129,8 @@ std::string openssl_error() {
 
 // A server context for TLS 1.2+ with this PEM certificate chain and key; any problem is an
 // invalid_argument naming the option and the file.
-Status make_tls_context(const std::string& cert, const std::string& key, std::optional<ssl::context>* out) {
+Status make_tls_context(const std::string& cert, const std::string& key, const std::string& client_ca,
+                        std::optional<ssl::context>* out) {
   if (cert.empty() || key.empty())
     return invalid_argument("--tls-cert and --tls-key go together: give both or neither");
   auto readable = [](const char* option, const std::string& file) {
@@ -145,6 +146,9 @@ Status make_tls_context(const std::string& cert, const std::string& key, std::op
   };
   if (Status st = readable("--tls-cert", cert); !st.is_ok()) return st;
   if (Status st = readable("--tls-key", key); !st.is_ok()) return st;
+  if (!client_ca.empty()) {
+    if (Status st = readable("--tls-client-ca", client_ca); !st.is_ok()) return st;
+  }
   ERR_clear_error();
   ssl::context ctx(ssl::context::tls_server);
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
@@ -172,6 +176,16 @@ Status make_tls_context(const std::string& cert, const std::string& key, std::op
   if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
     return invalid_argument("--tls-key: '" + key + "' does not match the certificate in '" + cert +
                             "': " + openssl_error());
+  }
+  if (!client_ca.empty()) {
+    // Mutual TLS: no certificate, or one that does not chain to these CAs, fails the handshake.
+    ctx.load_verify_file(client_ca, ec);
+    if (ec) {
+      ERR_clear_error();
+      return invalid_argument("--tls-client-ca: '" + client_ca +
+                              "' holds no usable PEM CA certificate: " + ec.message());
+    }
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   }
   out->emplace(std::move(ctx));
   return Status::ok();
@@ -542,8 +556,11 @@ HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
 
 Status HttpServer::start() {
   Impl& s = *impl_;
+  if (!s.options.tls_client_ca_file.empty() && s.options.tls_cert_file.empty() && s.options.tls_key_file.empty())
+    return invalid_argument("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)");
   if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
-    const Status st = make_tls_context(s.options.tls_cert_file, s.options.tls_key_file, &s.tls);
+    const Status st =
+        make_tls_context(s.options.tls_cert_file, s.options.tls_key_file, s.options.tls_client_ca_file, &s.tls);
     if (!st.is_ok()) return st;
   }
   beast::error_code ec;

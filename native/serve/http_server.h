@@ -55,6 +55,9 @@ struct HttpOptions {
   // and PEM private key (unencrypted). A client that fails the handshake is dropped; the
   // handshake counts against read_timeout like the first request.
   std::string tls_cert_file, tls_key_file;
+  // With TLS, also set: mutual TLS. Every client must present a certificate that chains to a CA
+  // in this PEM file, or the handshake fails (--tls-client-ca).
+  std::string tls_client_ca_file;
   // Told the status of every response written, the server's own 4xx included (for metrics).
   std::function<void(int status)> on_response;
 };

@@ -36,7 +36,8 @@ int usage() {
          "                    [--http-port N (8000; 0 = any)]\n"
          "                    [--io-threads N (2)] [--max-body-bytes N (67108864)] [--max-header-bytes N (16384)]\n"
          "                    [--read-timeout-ms N (30000)] [--max-queue N (64)] [--drain-timeout-ms N (30000)]\n"
-         "                    [--api-key-file FILE] [--tls-cert FILE --tls-key FILE] [--metrics-port N]\n"
+         "                    [--api-key-file FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+         "                    [--metrics-port N]\n"
          "                    [--grpc-port N] [--no-access-log] [--strict-readiness true|false (true)]\n"
          "                    [--backend B] [--threads N]\n"
          "\n"
@@ -46,7 +47,9 @@ int usage() {
          "  /mnt/models; its runtime passes --model-name {{.Name}}).\n"
          "  Options also take the form --option=value.\n"
          "  --tls-cert/--tls-key: PEM certificate (chain) and unencrypted PEM key; the HTTP port then\n"
-         "  speaks only HTTPS (TLS 1.2+). --metrics-port: also serve GET /metrics, without an API key,\n"
+         "  speaks only HTTPS (TLS 1.2+). --tls-client-ca: mutual TLS, clients (REST and gRPC) must\n"
+         "  present a certificate issued by a CA in this PEM file.\n"
+         "  --metrics-port: also serve GET /metrics, without an API key,\n"
          "  over plain HTTP on this port of the same host (0 = any free port).\n"
          "  --grpc-port: also serve inference.GRPCInferenceService (OIP v2 over gRPC) on this port of the\n"
          "  same host (0 = any free port), same models, API keys (metadata authorization: Bearer <key>)\n"
@@ -129,6 +132,8 @@ int cmd_serve(int argc, char** argv) {
       http.tls_cert_file = v;
     else if (a == "--tls-key")
       http.tls_key_file = v;
+    else if (a == "--tls-client-ca")
+      http.tls_client_ca_file = v;
     else if (a == "--http-port") {
       if (!num(0, 65535)) return 2;
       http.port = static_cast<uint16_t>(n);
@@ -244,6 +249,7 @@ int cmd_serve(int argc, char** argv) {
     go.max_message_bytes = http.max_body_bytes;
     go.tls_cert_file = http.tls_cert_file;  // with --tls-cert/--tls-key, gRPC is TLS too
     go.tls_key_file = http.tls_key_file;
+    go.tls_client_ca_file = http.tls_client_ca_file;
     grpc_server = std::make_unique<GrpcServer>(go, &repository, &metrics, &*auth);
     const Status gst = grpc_server->start();
     if (!gst.is_ok()) return bad("--grpc-port: " + gst.message());

@@ -7,7 +7,7 @@
 //   TANDEM_BINARY=build/serve-dev/tandem node --test tests/serve/serve.test.mjs
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -821,6 +821,40 @@ describe('TLS and the metrics port', () => {
       assert.match(r.stderr, cases[i][1]);
       assert.doesNotMatch(r.stderr, /Sanitizer|terminate called/);
     });
+  });
+
+  test('mutual TLS (--tls-client-ca): only clients with a certificate from that CA get through', async () => {
+    const dir = path.join(tmp, 'mtls');
+    mkdirSync(dir, { recursive: true });
+    const f = (n) => path.join(dir, n);
+    const ssl = (args) => {
+      const r = spawnSync('openssl', args, { encoding: 'utf8' });
+      assert.equal(r.status, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
+    };
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    ssl(['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=tandem test client CA', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+    ssl(['req', ...ec, '-subj', '/CN=client', '-keyout', f('client.key'), '-out', f('client.csr')]);
+    ssl(['x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-out', f('client.pem')]);
+    ssl(['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=stranger', '-keyout', f('stranger.key'), '-out', f('stranger.pem')]);
+    const mtls = await startServer({ repo: tlsRepo, args: ['--tls-cert', CERT, '--tls-key', KEY, '--tls-client-ca', f('ca.pem')] });
+    try {
+      const mine = { cert: readFileSync(f('client.pem')), key: readFileSync(f('client.key')) };
+      const ok = await httpsRequest(mtls, 'POST', '/v2/models/seed_mlp/infer', { body: mlpRequest(mlpInput(1, 2), 1), ...mine });
+      assert.equal(ok.status, 200);
+      // No certificate, or one from another issuer: the handshake fails, nothing is answered.
+      for (const options of [{}, { cert: readFileSync(f('stranger.pem')), key: readFileSync(f('stranger.key')) }]) {
+        await assert.rejects(httpsRequest(mtls, 'GET', '/v2/health/ready', options), (e) => /alert|certificate|socket hang up|ECONNRESET/i.test(e.message));
+      }
+      assert.equal((await httpsRequest(mtls, 'GET', '/v2/health/ready', mine)).status, 200);
+    } finally {
+      await stopServer(mtls);
+    }
+    const r = await startFailure(['--model-repository', tlsRepo, '--tls-client-ca', f('ca.pem')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--tls-client-ca needs --tls-cert and --tls-key/);
+    const bad = await startFailure(['--model-repository', tlsRepo, '--tls-cert', CERT, '--tls-key', KEY, '--tls-client-ca', f('client.csr')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--tls-client-ca: '.*client\.csr' holds no usable PEM CA certificate/);
   });
 
   test('the metrics port answers Prometheus text over plain HTTP, and only /metrics', async () => {

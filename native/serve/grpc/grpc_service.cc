@@ -496,6 +496,15 @@ Status GrpcServer::start() {
     }
     grpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.push_back(std::move(pair));
+    if (!options_.tls_client_ca_file.empty()) {
+      auto ca = tandem::model::read_file(options_.tls_client_ca_file);
+      if (!ca.is_ok() || ca->empty()) {
+        return invalid_argument("gRPC: cannot read the client CA file '" + options_.tls_client_ca_file +
+                                "': " + (ca.is_ok() ? "it is empty" : ca.status().message()));
+      }
+      ssl.pem_root_certs.assign(ca->begin(), ca->end());
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
     credentials = grpc::SslServerCredentials(ssl);
   }
   int selected = 0;

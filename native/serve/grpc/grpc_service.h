@@ -28,6 +28,9 @@ struct GrpcOptions {
   // Both set: TLS with this PEM certificate (chain) and key (--tls-cert/--tls-key, as the HTTP
   // port), so API keys never cross the network in the clear on either port.
   std::string tls_cert_file, tls_key_file;
+  // With TLS, also set: clients must present a certificate that chains to a CA in this PEM file
+  // (--tls-client-ca, as the HTTP port).
+  std::string tls_client_ca_file;
 };
 
 class GrpcServer {

@@ -463,6 +463,42 @@ TEST(GrpcServeTls, ServesOverTlsWithTheHttpCertificate) {
   GrpcServer bad(missing, &repository, &metrics, &*auth);
   EXPECT_FALSE(bad.start().is_ok());
 
+  // --tls-client-ca: mutual TLS. A client certificate from that CA gets through, none does not.
+  const std::string ca = dir / "ca.pem", ca_key = dir / "ca.key", client = dir / "client.pem",
+                    client_key = dir / "client.key", csr = dir / "client.csr";
+  const std::string ec = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes ";
+  ASSERT_EQ(std::system(("/usr/bin/openssl req -x509" + ec + "-days 1 -subj /CN=test-ca -keyout " + ca_key + " -out " +
+                         ca + " 2>/dev/null && /usr/bin/openssl req" + ec + "-subj /CN=client -keyout " + client_key +
+                         " -out " + csr + " 2>/dev/null && /usr/bin/openssl x509 -req -in " + csr + " -CA " + ca +
+                         " -CAkey " + ca_key + " -CAcreateserial -days 1 -out " + client + " 2>/dev/null")
+                            .c_str()),
+            0);
+  auto read = [](const std::string& file) {
+    std::ifstream f(file);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  GrpcOptions mutual = go;
+  mutual.tls_client_ca_file = ca;
+  GrpcServer mtls(mutual, &repository, &metrics, &*auth);
+  ASSERT_TRUE(mtls.start().is_ok());
+  const std::string mtls_target = "127.0.0.1:" + std::to_string(mtls.port());
+  grpc::SslCredentialsOptions with_cert = ssl;
+  with_cert.pem_cert_chain = read(client);
+  with_cert.pem_private_key = read(client_key);
+  auto good =
+      inference::GRPCInferenceService::NewStub(grpc::CreateChannel(mtls_target, grpc::SslCredentials(with_cert)));
+  grpc::ClientContext c3;
+  c3.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  const grpc::Status mutual_ok = good->ServerMetadata(&c3, {}, &meta);
+  EXPECT_TRUE(mutual_ok.ok()) << mutual_ok.error_message();
+  auto anonymous =
+      inference::GRPCInferenceService::NewStub(grpc::CreateChannel(mtls_target, grpc::SslCredentials(ssl)));
+  grpc::ClientContext c4;
+  c4.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  EXPECT_FALSE(anonymous->ServerMetadata(&c4, {}, &meta).ok());
+  mtls.begin_shutdown(std::chrono::milliseconds(1000));
+  mtls.wait();
+
   server.begin_shutdown(std::chrono::milliseconds(1000));
   repository.stop_all();
   server.wait();
