@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -130,7 +131,7 @@ std::string openssl_error() {
 // A server context for TLS 1.2+ with this PEM certificate chain and key; any problem is an
 // invalid_argument naming the option and the file.
 Status make_tls_context(const std::string& cert, const std::string& key, const std::string& client_ca,
-                        std::optional<ssl::context>* out) {
+                        std::shared_ptr<ssl::context>* out) {
   if (cert.empty() || key.empty())
     return invalid_argument("--tls-cert and --tls-key go together: give both or neither");
   auto readable = [](const char* option, const std::string& file) {
@@ -187,8 +188,24 @@ Status make_tls_context(const std::string& cert, const std::string& key, const s
     }
     ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   }
-  out->emplace(std::move(ctx));
+  *out = std::make_shared<ssl::context>(std::move(ctx));
   return Status::ok();
+}
+
+// When the certificate, key and client CA files were last changed (mtime and size each), to see
+// a rotation: cert-manager and Kubernetes Secret volumes replace them in place.
+using TlsStamp = std::array<std::pair<int64_t, int64_t>, 3>;
+
+TlsStamp tls_stamp(const HttpOptions& o) {
+  TlsStamp stamp{};
+  const std::string* files[] = {&o.tls_cert_file, &o.tls_key_file, &o.tls_client_ca_file};
+  for (size_t i = 0; i < stamp.size(); ++i) {
+    std::error_code ec;
+    const auto t = std::filesystem::last_write_time(*files[i], ec);
+    const auto size = std::filesystem::file_size(*files[i], ec);
+    if (!ec) stamp[i] = {static_cast<int64_t>(t.time_since_epoch().count()), static_cast<int64_t>(size)};
+  }
+  return stamp;
 }
 
 }  // namespace
@@ -199,9 +216,15 @@ Status make_tls_context(const std::string& cert, const std::string& key, const s
 struct HttpServer::Impl {
   HttpOptions options;
   Handler handler;
-  // Set when the listener speaks HTTPS. Declared before the io_context so that it outlives the
-  // connections the io_context releases when it is destroyed.
-  std::optional<ssl::context> tls;
+  // Set when the listener speaks HTTPS. Each TLS connection holds the context it started with,
+  // so a reload (below) swaps this for new connections only.
+  std::shared_ptr<ssl::context> tls;
+  TlsStamp tls_files{};  // the files `tls` was made from; reloaded when they change
+  Clock::time_point tls_checked{};
+  // Re-reads the certificate, key and client CA when they changed (checked at most once a
+  // second, as connections are accepted; on the acceptor's strand). Files that do not make a
+  // usable context are reported and the previous certificate stays in use.
+  void maybe_reload_tls();
   net::io_context ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   tcp::acceptor acceptor{net::make_strand(ioc)};
@@ -245,9 +268,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   using std::enable_shared_from_this<Connection<Stream>>::shared_from_this;
 
  public:
-  template <class... TlsContext>
-  Connection(tcp::socket socket, HttpServer::Impl* server, TlsContext&... tls)
-      : stream_(std::move(socket), tls...), timer_(stream_.get_executor()), server_(server) {
+  // `tls`: the context of a TLS connection (kept alive while the connection lives), else null.
+  Connection(tcp::socket socket, HttpServer::Impl* server, std::shared_ptr<ssl::context> tls = nullptr)
+      : tls_(std::move(tls)),
+        stream_(make_stream(std::move(socket), tls_.get())),
+        timer_(stream_.get_executor()),
+        server_(server) {
     // Room for a small request whole: from 512 bytes Beast would read the header and the
     // body of a 3 KB request in two recv calls.
     buffer_.reserve(kIdleBufferBytes);
@@ -511,6 +537,15 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     bytes_in_ = bytes_out_ = 0;
   }
 
+  static Stream make_stream(tcp::socket socket, ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  std::shared_ptr<ssl::context> tls_;  // before stream_: the stream is made from it
   Stream stream_;
   net::steady_timer timer_;
   HttpServer::Impl* server_;
@@ -528,6 +563,25 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
 }  // namespace
 
+void HttpServer::Impl::maybe_reload_tls() {
+  const Clock::time_point now = Clock::now();
+  if (now - tls_checked < std::chrono::seconds(1)) return;
+  tls_checked = now;
+  const TlsStamp stamp = tls_stamp(options);
+  if (stamp == tls_files) return;
+  tls_files = stamp;  // tried once per change: a half-written pair is retried when it changes again
+  std::shared_ptr<ssl::context> fresh;
+  const Status st = make_tls_context(options.tls_cert_file, options.tls_key_file, options.tls_client_ca_file, &fresh);
+  if (!st.is_ok()) {
+    std::fprintf(stderr,
+                 "tandem serve: the TLS files changed but cannot be used, keeping the previous certificate: %s\n",
+                 st.message().c_str());
+    return;
+  }
+  tls = std::move(fresh);
+  std::fprintf(stderr, "tandem serve: reloaded the TLS certificate from '%s'\n", options.tls_cert_file.c_str());
+}
+
 void HttpServer::Impl::accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;  // stop_accepting()
@@ -535,7 +589,8 @@ void HttpServer::Impl::accept() {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       if (tls) {
-        std::make_shared<Connection<TlsStream>>(std::move(socket), this, *tls)->start();
+        maybe_reload_tls();
+        std::make_shared<Connection<TlsStream>>(std::move(socket), this, tls)->start();
       } else {
         std::make_shared<Connection<PlainStream>>(std::move(socket), this)->start();
       }
@@ -559,6 +614,8 @@ Status HttpServer::start() {
   if (!s.options.tls_client_ca_file.empty() && s.options.tls_cert_file.empty() && s.options.tls_key_file.empty())
     return invalid_argument("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)");
   if (!s.options.tls_cert_file.empty() || !s.options.tls_key_file.empty()) {
+    s.tls_files = tls_stamp(s.options);
+    s.tls_checked = Clock::now();
     const Status st =
         make_tls_context(s.options.tls_cert_file, s.options.tls_key_file, s.options.tls_client_ca_file, &s.tls);
     if (!st.is_ok()) return st;
@@ -590,7 +647,7 @@ Status HttpServer::start() {
 
 uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
 
-bool HttpServer::tls() const { return impl_->tls.has_value(); }
+bool HttpServer::tls() const { return impl_->tls != nullptr; }
 
 void HttpServer::stop_accepting() {
   impl_->draining = true;

@@ -857,6 +857,49 @@ describe('TLS and the metrics port', () => {
     assert.match(bad.stderr, /--tls-client-ca: '.*client\.csr' holds no usable PEM CA certificate/);
   });
 
+  test('a rotated certificate is picked up for new connections without a restart', async () => {
+    const dir = path.join(tmp, 'rotate');
+    mkdirSync(dir, { recursive: true });
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    const make = (cn) => {
+      const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+        '-days', '1', '-subj', `/CN=${cn}`, '-keyout', path.join(dir, 'new.key'), '-out', path.join(dir, 'new.pem')], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      // Key first, then certificate, as a Secret update lands: the server retries on each change.
+      writeFileSync(key, readFileSync(path.join(dir, 'new.key')));
+      writeFileSync(cert, readFileSync(path.join(dir, 'new.pem')));
+    };
+    // The subject's CN of the certificate a fresh connection is served.
+    const servedCn = (srv) => new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port: srv.port, path: '/v2/health/live', agent: false, rejectUnauthorized: false }, (res) => {
+        const cn = res.socket.getPeerCertificate().subject.CN;
+        res.resume();
+        res.on('end', () => resolve(cn));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    make('first');
+    const srv = await startServer({ repo: tlsRepo, args: ['--tls-cert', cert, '--tls-key', key] });
+    try {
+      assert.equal(await servedCn(srv), 'first');
+      make('second');
+      await new Promise((r) => setTimeout(r, 1200));  // checked at most once a second
+      await servedCn(srv);  // this accept notices the change
+      assert.equal(await servedCn(srv), 'second');
+      assert.match(srv.stderr, /reloaded the TLS certificate from/);
+      // Files that do not make a usable pair are reported; the last good certificate stays.
+      writeFileSync(cert, 'not a certificate\n');
+      await new Promise((r) => setTimeout(r, 1200));
+      await servedCn(srv);
+      assert.equal(await servedCn(srv), 'second');
+      assert.match(srv.stderr, /the TLS files changed but cannot be used, keeping the previous certificate: --tls-cert/);
+    } finally {
+      await stopServer(srv);
+    }
+  });
+
   test('the metrics port answers Prometheus text over plain HTTP, and only /metrics', async () => {
     assert.ok(srv.metricsPort > 0 && srv.metricsPort !== srv.port);
     const base = `http://127.0.0.1:${srv.metricsPort}`;

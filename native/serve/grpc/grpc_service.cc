@@ -1,6 +1,9 @@
 #include "native/serve/grpc/grpc_service.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 
 #include <algorithm>
 #include <climits>
@@ -484,28 +487,31 @@ Status GrpcServer::start() {
                                : options_.host;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
   if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    for (auto [file, pem] :
-         {std::pair{&options_.tls_cert_file, &pair.cert_chain}, std::pair{&options_.tls_key_file, &pair.private_key}}) {
+    // Read once here so that a missing or empty file fails the start with its name (the HTTP
+    // port has already checked that they are a usable pair).
+    for (const std::string* file : {&options_.tls_cert_file, &options_.tls_key_file, &options_.tls_client_ca_file}) {
+      if (file->empty() && file == &options_.tls_client_ca_file) continue;
       auto bytes = tandem::model::read_file(*file);
       if (!bytes.is_ok() || bytes->empty()) {
         return invalid_argument("gRPC: cannot read the TLS file '" + *file +
                                 "': " + (bytes.is_ok() ? "it is empty" : bytes.status().message()));
       }
-      pem->assign(bytes->begin(), bytes->end());
     }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back(std::move(pair));
+    // gRPC's file watcher re-reads the files every second, so rotated certificates (cert-manager,
+    // Kubernetes Secret volumes) take effect for new connections without a restart, as on the
+    // HTTP port. It wants the key and certificate replaced together (both are in a Secret).
+    constexpr unsigned kRefreshSeconds = 1;
+    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+        options_.tls_key_file, options_.tls_cert_file, options_.tls_client_ca_file, kRefreshSeconds);
+    grpc::experimental::TlsServerCredentialsOptions tls(provider);
+    tls.watch_identity_key_cert_pairs();
     if (!options_.tls_client_ca_file.empty()) {
-      auto ca = tandem::model::read_file(options_.tls_client_ca_file);
-      if (!ca.is_ok() || ca->empty()) {
-        return invalid_argument("gRPC: cannot read the client CA file '" + options_.tls_client_ca_file +
-                                "': " + (ca.is_ok() ? "it is empty" : ca.status().message()));
-      }
-      ssl.pem_root_certs.assign(ca->begin(), ca->end());
-      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+      tls.watch_root_certs();
+      tls.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    } else {
+      tls.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
     }
-    credentials = grpc::SslServerCredentials(ssl);
+    credentials = grpc::experimental::TlsServerCredentials(tls);
   }
   int selected = 0;
   builder.AddListeningPort(host + ":" + std::to_string(options_.port), credentials, &selected);

@@ -505,6 +505,73 @@ TEST(GrpcServeTls, ServesOverTlsWithTheHttpCertificate) {
   std::filesystem::remove_all(dir);
 }
 
+// A certificate replaced on disk is served to new connections within about a second, without a
+// restart (gRPC's file watcher): a client trusting only the new certificate gets through.
+TEST(GrpcServeTls, PicksUpARotatedCertificate) {
+  if (!std::filesystem::exists(kRepo + "/seed_mlp/1/model.onnx")) GTEST_SKIP() << "no default repository";
+  if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "no openssl CLI";
+  const auto dir = std::filesystem::temp_directory_path() / ("tandem_grpc_rotate_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = dir / "cert.pem", key = dir / "key.pem";
+  auto make = [&](const std::string& name) {
+    const std::string pem = dir / (name + ".pem"), k = dir / (name + ".key");
+    const std::string cmd =
+        "/usr/bin/openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=" + name +
+        " -addext subjectAltName=IP:127.0.0.1 -keyout " + k + " -out " + pem + " 2>/dev/null";
+    EXPECT_EQ(std::system(cmd.c_str()), 0);
+    std::ifstream f(pem);
+    return std::pair{std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()), k};
+  };
+  auto install = [&](const std::pair<std::string, std::string>& made, const std::string& name) {
+    std::filesystem::copy_file(made.second, key, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(dir / (name + ".pem"), cert, std::filesystem::copy_options::overwrite_existing);
+  };
+  const auto first = make("first");
+  install(first, "first");
+  Metrics metrics;
+  auto auth = Auth::load("", nullptr);
+  ASSERT_TRUE(auth.is_ok());
+  RepositoryOptions ro;
+  ro.backends = backends_named("reference").value();
+  ro.threads = 1;
+  Repository repository(kRepo, ro, &metrics);
+  GrpcOptions go;
+  go.host = "127.0.0.1";
+  go.port = 0;
+  go.tls_cert_file = cert;
+  go.tls_key_file = key;
+  GrpcServer server(go, &repository, &metrics, &*auth);
+  ASSERT_TRUE(server.start().is_ok());
+  const std::string target = "127.0.0.1:" + std::to_string(server.port());
+  // A new channel (so a new connection) trusting only `pem`: does ServerLive get through?
+  auto live_trusting = [&](const std::string& pem) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = pem;
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // no connection shared across channels
+    auto stub =
+        inference::GRPCInferenceService::NewStub(grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    inference::ServerLiveResponse live;
+    return stub->ServerLive(&ctx, {}, &live).ok();
+  };
+  EXPECT_TRUE(live_trusting(first.first));
+  const auto second = make("second");
+  install(second, "second");
+  bool rotated = false;
+  for (int i = 0; i < 50 && !rotated; ++i) {  // the watcher looks every second
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    rotated = live_trusting(second.first);
+  }
+  EXPECT_TRUE(rotated);
+  EXPECT_FALSE(live_trusting(first.first));
+  server.begin_shutdown(std::chrono::milliseconds(1000));
+  repository.stop_all();
+  server.wait();
+  std::filesystem::remove_all(dir);
+}
+
 #ifdef TANDEM_BINARY
 // The binary: `tandem serve --grpc-port 0` reports the port on its stdout line, answers, and
 // exits 0 on SIGTERM after draining.
