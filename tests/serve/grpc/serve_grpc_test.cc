@@ -406,6 +406,34 @@ TEST_F(GrpcServe, ApiKeys) {
   EXPECT_TRUE(st.ok()) << st.error_message();
 }
 
+std::string read_text(const std::string& file) {
+  std::ifstream f(file);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+// A self-signed P-256 certificate for 127.0.0.1 with CN=name: writes dir/name.pem and
+// dir/name.key; returns the certificate's PEM (empty if openssl failed).
+std::string self_signed(const std::filesystem::path& dir, const std::string& name) {
+  const std::string pem = dir / (name + ".pem"), key = dir / (name + ".key");
+  const std::string cmd =
+      "/usr/bin/openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=" + name +
+      " -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + pem + " 2>/dev/null";
+  return std::system(cmd.c_str()) == 0 ? read_text(pem) : std::string();
+}
+
+// What the TLS tests share: the demo repository on the reference backend, no API keys.
+struct TlsRig {
+  static RepositoryOptions options() {
+    RepositoryOptions ro;
+    ro.backends = backends_named("reference").value();
+    ro.threads = 1;
+    return ro;
+  }
+  Metrics metrics;
+  Result<Auth> auth = Auth::load("", nullptr);
+  Repository repository{kRepo, options(), &metrics};
+};
+
 // --tls-cert/--tls-key: the gRPC port speaks TLS with the same certificate; a client trusting
 // it is answered, a plaintext client is not.
 TEST(GrpcServeTls, ServesOverTlsWithTheHttpCertificate) {
@@ -413,31 +441,21 @@ TEST(GrpcServeTls, ServesOverTlsWithTheHttpCertificate) {
   if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "no openssl CLI";
   const auto dir = std::filesystem::temp_directory_path() / ("tandem_grpc_tls_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  const std::string cert = dir / "cert.pem", key = dir / "key.pem";
-  const std::string cmd =
-      "/usr/bin/openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
-      "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " +
-      key + " -out " + cert + " 2>/dev/null";
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::string cert_pem;
-  {
-    std::ifstream f(cert);
-    cert_pem.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  }
-  Metrics metrics;
-  auto auth = Auth::load("", nullptr);
-  ASSERT_TRUE(auth.is_ok());
-  RepositoryOptions ro;
-  ro.backends = backends_named("reference").value();
-  ro.threads = 1;
-  Repository repository(kRepo, ro, &metrics);
+  const std::string cert = dir / "cert.pem", key = dir / "cert.key";
+  const std::string cert_pem = self_signed(dir, "cert");
+  ASSERT_FALSE(cert_pem.empty());
+  TlsRig rig;
+  ASSERT_TRUE(rig.auth.is_ok());
+  Metrics& metrics = rig.metrics;
+  const Auth* auth = &*rig.auth;
+  Repository& repository = rig.repository;
   repository.load_all();
   GrpcOptions go;
   go.host = "127.0.0.1";
   go.port = 0;
   go.tls_cert_file = cert;
   go.tls_key_file = key;
-  GrpcServer server(go, &repository, &metrics, &*auth);
+  GrpcServer server(go, &repository, &metrics, auth);
   const Status st = server.start();
   ASSERT_TRUE(st.is_ok()) << st.to_string();
   const std::string target = "127.0.0.1:" + std::to_string(server.port());
@@ -460,7 +478,7 @@ TEST(GrpcServeTls, ServesOverTlsWithTheHttpCertificate) {
 
   GrpcOptions missing = go;
   missing.tls_key_file = (dir / "nope.pem").string();
-  GrpcServer bad(missing, &repository, &metrics, &*auth);
+  GrpcServer bad(missing, &repository, &metrics, auth);
   EXPECT_FALSE(bad.start().is_ok());
 
   // --tls-client-ca: mutual TLS. A client certificate from that CA gets through, none does not.
@@ -473,18 +491,14 @@ TEST(GrpcServeTls, ServesOverTlsWithTheHttpCertificate) {
                          " -CAkey " + ca_key + " -CAcreateserial -days 1 -out " + client + " 2>/dev/null")
                             .c_str()),
             0);
-  auto read = [](const std::string& file) {
-    std::ifstream f(file);
-    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  };
   GrpcOptions mutual = go;
   mutual.tls_client_ca_file = ca;
-  GrpcServer mtls(mutual, &repository, &metrics, &*auth);
+  GrpcServer mtls(mutual, &repository, &metrics, auth);
   ASSERT_TRUE(mtls.start().is_ok());
   const std::string mtls_target = "127.0.0.1:" + std::to_string(mtls.port());
   grpc::SslCredentialsOptions with_cert = ssl;
-  with_cert.pem_cert_chain = read(client);
-  with_cert.pem_private_key = read(client_key);
+  with_cert.pem_cert_chain = read_text(client);
+  with_cert.pem_private_key = read_text(client_key);
   auto good =
       inference::GRPCInferenceService::NewStub(grpc::CreateChannel(mtls_target, grpc::SslCredentials(with_cert)));
   grpc::ClientContext c3;
@@ -513,34 +527,22 @@ TEST(GrpcServeTls, PicksUpARotatedCertificate) {
   const auto dir = std::filesystem::temp_directory_path() / ("tandem_grpc_rotate_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string cert = dir / "cert.pem", key = dir / "key.pem";
-  auto make = [&](const std::string& name) {
-    const std::string pem = dir / (name + ".pem"), k = dir / (name + ".key");
-    const std::string cmd =
-        "/usr/bin/openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=" + name +
-        " -addext subjectAltName=IP:127.0.0.1 -keyout " + k + " -out " + pem + " 2>/dev/null";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
-    std::ifstream f(pem);
-    return std::pair{std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()), k};
-  };
-  auto install = [&](const std::pair<std::string, std::string>& made, const std::string& name) {
-    std::filesystem::copy_file(made.second, key, std::filesystem::copy_options::overwrite_existing);
+  // Key first, then certificate, as a Secret update lands.
+  auto install = [&](const std::string& name) {
+    std::filesystem::copy_file(dir / (name + ".key"), key, std::filesystem::copy_options::overwrite_existing);
     std::filesystem::copy_file(dir / (name + ".pem"), cert, std::filesystem::copy_options::overwrite_existing);
   };
-  const auto first = make("first");
-  install(first, "first");
-  Metrics metrics;
-  auto auth = Auth::load("", nullptr);
-  ASSERT_TRUE(auth.is_ok());
-  RepositoryOptions ro;
-  ro.backends = backends_named("reference").value();
-  ro.threads = 1;
-  Repository repository(kRepo, ro, &metrics);
+  const std::string first = self_signed(dir, "first");
+  ASSERT_FALSE(first.empty());
+  install("first");
+  TlsRig rig;
+  ASSERT_TRUE(rig.auth.is_ok());
   GrpcOptions go;
   go.host = "127.0.0.1";
   go.port = 0;
   go.tls_cert_file = cert;
   go.tls_key_file = key;
-  GrpcServer server(go, &repository, &metrics, &*auth);
+  GrpcServer server(go, &rig.repository, &rig.metrics, &*rig.auth);
   ASSERT_TRUE(server.start().is_ok());
   const std::string target = "127.0.0.1:" + std::to_string(server.port());
   // A new channel (so a new connection) trusting only `pem`: does ServerLive get through?
@@ -556,18 +558,19 @@ TEST(GrpcServeTls, PicksUpARotatedCertificate) {
     inference::ServerLiveResponse live;
     return stub->ServerLive(&ctx, {}, &live).ok();
   };
-  EXPECT_TRUE(live_trusting(first.first));
-  const auto second = make("second");
-  install(second, "second");
+  EXPECT_TRUE(live_trusting(first));
+  const std::string second = self_signed(dir, "second");
+  ASSERT_FALSE(second.empty());
+  install("second");
   bool rotated = false;
   for (int i = 0; i < 50 && !rotated; ++i) {  // the watcher looks every second
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    rotated = live_trusting(second.first);
+    rotated = live_trusting(second);
   }
   EXPECT_TRUE(rotated);
-  EXPECT_FALSE(live_trusting(first.first));
+  EXPECT_FALSE(live_trusting(first));
   server.begin_shutdown(std::chrono::milliseconds(1000));
-  repository.stop_all();
+  rig.repository.stop_all();
   server.wait();
   std::filesystem::remove_all(dir);
 }
