@@ -218,8 +218,9 @@ struct HttpServer::Impl {
   Handler handler;
   // Set when the listener speaks HTTPS. Each TLS connection holds the context it started with,
   // so a reload (below) swaps this for new connections only.
-  std::shared_ptr<ssl::context> tls;
-  TlsStamp tls_files{};  // the files `tls` was made from; reloaded when they change
+  std::shared_ptr<ssl::context> tls;  // touched only at start and on the acceptor's strand
+  bool https = false;                 // set at start; what tls() answers from any thread
+  TlsStamp tls_files{};               // the files `tls` was made from; reloaded when they change
   Clock::time_point tls_checked{};
   // Re-reads the certificate, key and client CA when they changed (checked at most once a
   // second, as connections are accepted; on the acceptor's strand). Files that do not make a
@@ -619,6 +620,7 @@ Status HttpServer::start() {
     const Status st =
         make_tls_context(s.options.tls_cert_file, s.options.tls_key_file, s.options.tls_client_ca_file, &s.tls);
     if (!st.is_ok()) return st;
+    s.https = true;
   }
   beast::error_code ec;
   const auto address = net::ip::make_address(s.options.host, ec);
@@ -647,7 +649,7 @@ Status HttpServer::start() {
 
 uint16_t HttpServer::port() const { return impl_->bound_port.load(); }
 
-bool HttpServer::tls() const { return impl_->tls != nullptr; }
+bool HttpServer::tls() const { return impl_->https; }
 
 void HttpServer::stop_accepting() {
   impl_->draining = true;
