@@ -200,10 +200,11 @@ TlsStamp tls_stamp(const HttpOptions& o) {
   TlsStamp stamp{};
   const std::string* files[] = {&o.tls_cert_file, &o.tls_key_file, &o.tls_client_ca_file};
   for (size_t i = 0; i < stamp.size(); ++i) {
-    std::error_code ec;
-    const auto t = std::filesystem::last_write_time(*files[i], ec);
-    const auto size = std::filesystem::file_size(*files[i], ec);
-    if (!ec) stamp[i] = {static_cast<int64_t>(t.time_since_epoch().count()), static_cast<int64_t>(size)};
+    std::error_code time_ec, size_ec;
+    const auto t = std::filesystem::last_write_time(*files[i], time_ec);
+    const auto size = std::filesystem::file_size(*files[i], size_ec);
+    if (!time_ec && !size_ec)
+      stamp[i] = {static_cast<int64_t>(t.time_since_epoch().count()), static_cast<int64_t>(size)};
   }
   return stamp;
 }
