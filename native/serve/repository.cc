@@ -39,10 +39,14 @@ Status read_names(const rapidjson::Value& doc, const char* key, std::vector<std:
   return Status::ok();
 }
 
+bool has_name(const std::vector<ValueInfo>& list, const std::string& name) {
+  return std::any_of(list.begin(), list.end(), [&](const ValueInfo& v) { return v.name == name; });
+}
+
 Status check_names(const std::vector<std::string>& wanted, const std::vector<ValueInfo>& have, const char* what) {
   for (const std::string& n : wanted) {
-    const bool found = std::any_of(have.begin(), have.end(), [&](const ValueInfo& v) { return v.name == n; });
-    if (!found) return invalid_argument(std::string("config.json names ") + what + " '" + n + "' the model lacks");
+    if (!has_name(have, n))
+      return invalid_argument(std::string("config.json names ") + what + " '" + n + "' the model lacks");
   }
   return Status::ok();
 }
@@ -50,11 +54,8 @@ Status check_names(const std::vector<std::string>& wanted, const std::vector<Val
 // Whether requests can be batched: every input but rank-0 ones (shared) has a symbolic dimension
 // at its batch axis. Axes named for tensors the model lacks, or beyond an input's rank, are errors.
 Result<bool> check_batch_axes(const BatchAxes& axes, const ModelVersion& mv) {
-  auto has = [](const std::vector<ValueInfo>& list, const std::string& n) {
-    return std::any_of(list.begin(), list.end(), [&](const ValueInfo& v) { return v.name == n; });
-  };
   for (const auto& [name, axis] : axes) {
-    if (!has(mv.inputs, name) && !has(mv.outputs, name))
+    if (!has_name(mv.inputs, name) && !has_name(mv.outputs, name))
       return invalid_argument("config.json: \"batch_axes\" names '" + name + "', which the model lacks");
   }
   bool batched_input = false;
