@@ -586,7 +586,7 @@ void OipService::infer(HttpRequest& req, const std::string& model, const std::st
   Job job;
   job.enqueued = Clock::now();
   std::optional<std::chrono::microseconds> timeout;
-  constexpr uint64_t kMaxTimeoutMs = 86'400'000;
+  constexpr uint64_t kMaxTimeoutMs = std::chrono::milliseconds(kMaxQueueDeadline).count();
   if (const rapidjson::Value* params = member(doc, "parameters"); params != nullptr) {
     if (const rapidjson::Value* t = member(*params, "timeout_ms"); t != nullptr) {
       if (!t->IsUint64()) return fail(400, "parameters.timeout_ms must be a whole number");

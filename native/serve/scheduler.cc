@@ -149,6 +149,7 @@ bool Scheduler::stopping() const {
 
 Status Scheduler::submit(Job&& job) {
   std::sort(job.feeds.begin(), job.feeds.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  job.rows = rows_of(job, config_.batch_axes);
   int wake = 0;  // 1: notify one worker, 2: all
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -157,7 +158,7 @@ Status Scheduler::submit(Job&& job) {
       return Status(StatusCode::kUnavailable,
                     "model " + label_ + " queue is full (" + std::to_string(config_.max_queue_size) + " waiting)");
     }
-    const int64_t rows = batching_ ? rows_of(job, config_.batch_axes) : -1;
+    const int64_t rows = batching_ ? job.rows : -1;
     queue_.push_back(std::move(job));
     if (rows > 0) queued_rows_ += rows;
     // Wake a worker only when it has something to do: an idle one always; one waiting for its
@@ -193,19 +194,19 @@ void Scheduler::stop_and_join() {
 Job Scheduler::pop_front() {
   Job job = std::move(queue_.front());
   queue_.pop_front();
-  if (batching_) queued_rows_ -= std::max<int64_t>(rows_of(job, config_.batch_axes), 0);
+  if (batching_) queued_rows_ -= std::max<int64_t>(job.rows, 0);
   return job;
 }
 
 std::vector<Job> Scheduler::take_batch(std::unique_lock<std::mutex>& lock, size_t worker) {
   std::vector<Job> batch;
   batch.push_back(pop_front());
-  int64_t rows = batching_ ? rows_of(batch[0], config_.batch_axes) : -1;
+  int64_t rows = batching_ ? batch[0].rows : -1;
   if (rows < 0 || rows >= config_.max_batch_size) return batch;
   // Takes the compatible jobs at the queue's front while they fit; false once one does not.
   auto gather = [&] {
     while (!queue_.empty() && compatible(queue_.front(), batch[0], config_.batch_axes)) {
-      const int64_t r = rows_of(queue_.front(), config_.batch_axes);
+      const int64_t r = queue_.front().rows;
       if (r < 0 || rows + r > config_.max_batch_size) return false;
       rows += r;
       batch.push_back(pop_front());
@@ -252,8 +253,7 @@ void Scheduler::run_one(Session* session, Job& job, Clock::time_point started) {
   }
   r.compute_ns = ns_between(started, Clock::now());
   r.outcome = r.outputs.is_ok() ? JobOutcome::kDone : JobOutcome::kFailed;
-  const int64_t rows = rows_of(job, config_.batch_axes);
-  on_execution_(rows > 0 ? rows : 1, r.compute_ns);
+  on_execution_(job.rows > 0 ? job.rows : 1, r.compute_ns);
   job.done(std::move(r));
 }
 
@@ -275,10 +275,10 @@ void Scheduler::run(Session* session, std::vector<Job> batch) {
   if (live.empty()) return;
   if (live.size() == 1) return run_one(session, live[0], started);
 
-  // Concatenate each input along axis 0, run once, split every output back by rows.
+  // Concatenate each input along its batch axis, run once, split every output back by rows.
   NamedValues feeds;
   std::vector<int64_t> rows;
-  for (const Job& job : live) rows.push_back(rows_of(job, config_.batch_axes));
+  for (const Job& job : live) rows.push_back(job.rows);
   Status st = Status::ok();
   for (size_t i = 0; i < live[0].feeds.size() && st.is_ok(); ++i) {
     std::vector<const Tensor*> parts;

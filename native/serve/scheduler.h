@@ -42,12 +42,17 @@ struct JobResult {
   int64_t batch = 1;  // requests in the run that served this one
 };
 
+// The longest queue deadline a request may ask for (REST parameters and header, gRPC deadline and
+// "timeout" parameter); longer ones are cut to it.
+inline constexpr std::chrono::hours kMaxQueueDeadline{24};
+
 struct Job {
   NamedValues feeds;  // sorted by name (the scheduler compares batches input by input)
   Clock::time_point enqueued = Clock::now();
   Clock::time_point deadline = Clock::time_point::max();  // dropped unrun if still queued then
   // Called once, on a worker thread. Must not own the scheduler (it would join itself).
   std::function<void(JobResult)> done;
+  int64_t rows = -1;  // set by Scheduler::submit: rows along the batch axes, -1 if not batchable
 };
 
 class Scheduler {

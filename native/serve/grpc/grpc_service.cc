@@ -361,14 +361,15 @@ struct GrpcServer::Impl final : inference::GRPCInferenceService::CallbackService
     if (deadline != std::chrono::system_clock::time_point::max()) {
       const auto left = deadline - std::chrono::system_clock::now();
       job.deadline = job.enqueued + std::chrono::duration_cast<Clock::duration>(
-                                        std::min<std::chrono::system_clock::duration>(left, std::chrono::hours(24)));
+                                        std::min<std::chrono::system_clock::duration>(left, kMaxQueueDeadline));
     }
     if (const auto t = req->parameters().find("timeout"); t != req->parameters().end()) {
       const auto& p = t->second;
       int64_t us = -1;
       if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) us = p.int64_param();
       if (us < 0) return fail(invalid("parameter \"timeout\" (microseconds) must be a whole number"));
-      const auto until = job.enqueued + std::chrono::microseconds(std::min<int64_t>(us, int64_t{86'400'000'000}));
+      const auto until =
+          job.enqueued + std::min<std::chrono::microseconds>(std::chrono::microseconds(us), kMaxQueueDeadline);
       job.deadline = std::min(job.deadline, until);
     }
     job.feeds = std::move(feeds);
