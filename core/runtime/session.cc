@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/passes/passes.h"
+#include "core/plan/cost.h"
 
 namespace tandem {
 
@@ -266,6 +267,7 @@ Result<MemoryFacts> Session::memory_facts(const std::map<std::string, Shape>& in
   f.output_bytes = sp->memory.output_bytes();
   f.input_bytes = sp->memory.input_bytes();
   f.dynamic_values = sp->memory.dynamic_values();
+  f.flops = plan::estimate_flops(sp->graph);
   return f;
 }
 

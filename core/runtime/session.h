@@ -50,6 +50,7 @@ struct MemoryFacts {
   uint64_t output_bytes = 0;     // outputs handed to the caller
   uint64_t input_bytes = 0;
   size_t dynamic_values = 0;     // values sized only while running (data-dependent shapes)
+  uint64_t flops = 0;            // estimated per run (plan::estimate_flops; a lower bound)
   uint64_t peak_bytes() const { return weight_bytes + arena_bytes + output_bytes + input_bytes; }
 };
 

@@ -13,6 +13,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kIoError: return "IoError";
     case StatusCode::kInternal: return "Internal";
     case StatusCode::kUnavailable: return "Unavailable";
+    case StatusCode::kDeadlineExceeded: return "DeadlineExceeded";
   }
   return "Unknown";
 }

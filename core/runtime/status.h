@@ -21,6 +21,7 @@ enum class StatusCode : int {
   kIoError = 6,           // reading or writing a file failed
   kInternal = 7,          // a bug in Tandem
   kUnavailable = 8,       // a remote endpoint or device cannot be reached
+  kDeadlineExceeded = 9,  // the caller's deadline passed before an answer came
 };
 
 const char* status_code_name(StatusCode code);
@@ -53,6 +54,8 @@ inline Status out_of_memory(std::string m) { return {StatusCode::kOutOfMemory, s
 inline Status not_found(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status io_error(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status deadline_exceeded(std::string m) { return {StatusCode::kDeadlineExceeded, std::move(m)}; }
 
 template <typename T>
 class [[nodiscard]] Result {

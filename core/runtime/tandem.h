@@ -20,7 +20,8 @@ typedef enum tandem_status {
   TANDEM_NOT_FOUND = 5,
   TANDEM_IO_ERROR = 6,
   TANDEM_INTERNAL = 7,
-  TANDEM_UNAVAILABLE = 8
+  TANDEM_UNAVAILABLE = 8,
+  TANDEM_DEADLINE_EXCEEDED = 9
 } tandem_status;
 
 /* Element types use ONNX TensorProto numbering (1 = float32, 7 = int64, ...). */

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -11,14 +12,16 @@
 #include <string_view>
 #include <vector>
 
-#include "native/serve/json.h"
-#include "native/serve/tensor_codec.h"
+#include "backends/remote/json.h"
+#include "backends/remote/oip_codec.h"
 
 #ifndef TANDEM_VERSION
 #define TANDEM_VERSION "0.0.0"
 #endif
 
 namespace tandem::serve {
+// The OIP v2 wire format, shared with the remote client (backends/remote).
+using namespace ::tandem::oip;  // NOLINT(google-build-using-namespace)
 namespace {
 
 HttpResponse error_response(int status, const std::string& message) {
@@ -44,6 +47,8 @@ int http_status(const Status& st) {
       return 404;
     case StatusCode::kUnavailable:
       return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
     case StatusCode::kOutOfMemory:
       return 413;
     default:
@@ -618,6 +623,11 @@ void OipService::infer(HttpRequest& req, const std::string& model, const std::st
         resp = status_response(r.outputs.status());
       } else {
         resp = encode_outputs(c, *r.outputs);
+        // W3C Server-Timing: the client splits its latency into queue, compute and the network.
+        char timing[96];
+        std::snprintf(timing, sizeof timing, "queue;dur=%.3f, compute;dur=%.3f", static_cast<double>(r.queue_ns) / 1e6,
+                      static_cast<double>(r.compute_ns) / 1e6);
+        resp.headers.emplace_back("Server-Timing", timing);
       }
     } catch (const std::exception& e) {
       resp = error_response(500, std::string("encoding the response failed: ") + e.what());

@@ -6,9 +6,11 @@
 #include <filesystem>
 
 #include "core/model/onnx_reader.h"
-#include "native/serve/json.h"
+#include "backends/remote/json.h"
 
 namespace tandem::serve {
+// The OIP v2 wire format, shared with the remote client (backends/remote).
+using namespace ::tandem::oip;  // NOLINT(google-build-using-namespace)
 namespace fs = std::filesystem;
 
 namespace {

@@ -17,10 +17,12 @@
 #include "native/serve/metrics.h"
 #include "native/serve/repository.h"
 #include "native/serve/scheduler.h"
-#include "native/serve/tensor_codec.h"
+#include "backends/remote/oip_codec.h"
 #include "tests/unit/model_builder.h"
 
 namespace tandem::serve {
+// The OIP v2 wire format, shared with the remote client (backends/remote).
+using namespace ::tandem::oip;  // NOLINT(google-build-using-namespace)
 namespace {
 
 rapidjson::Document parse(const char* text) {

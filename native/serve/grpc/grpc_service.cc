@@ -16,16 +16,18 @@
 #include <utility>
 #include <vector>
 
+#include "backends/remote/oip_codec.h"
 #include "core/model/onnx_reader.h"
 #include "grpc_predict_v2.grpc.pb.h"
 #include "native/serve/oip.h"
-#include "native/serve/tensor_codec.h"
 
 #ifndef TANDEM_VERSION
 #define TANDEM_VERSION "0.0.0"
 #endif
 
 namespace tandem::serve {
+// The OIP v2 wire format, shared with the remote client (backends/remote).
+using namespace ::tandem::oip;  // NOLINT(google-build-using-namespace)
 namespace {
 
 using grpc::StatusCode;
@@ -42,6 +44,8 @@ grpc::Status to_grpc(const Status& st) {
       return {StatusCode::NOT_FOUND, st.message()};
     case tandem::StatusCode::kUnavailable:
       return {StatusCode::UNAVAILABLE, st.message()};
+    case tandem::StatusCode::kDeadlineExceeded:
+      return {StatusCode::DEADLINE_EXCEEDED, st.message()};
     case tandem::StatusCode::kOutOfMemory:
       return {StatusCode::RESOURCE_EXHAUSTED, st.message()};
     default:

@@ -27,7 +27,7 @@
 #include "native/lib/backends.h"
 #include "native/serve/auth.h"
 #include "native/serve/grpc/grpc_service.h"
-#include "native/serve/json.h"
+#include "backends/remote/json.h"
 #include "native/serve/metrics.h"
 #include "native/serve/oip.h"
 #include "native/serve/repository.h"
@@ -35,6 +35,8 @@
 extern char** environ;
 
 namespace tandem::serve {
+// The OIP v2 wire format, shared with the remote client (backends/remote).
+using namespace ::tandem::oip;  // NOLINT(google-build-using-namespace)
 namespace {
 
 const std::string kRepo = TANDEM_SERVE_MODELS;

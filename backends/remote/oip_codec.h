@@ -6,10 +6,10 @@
 #include <string>
 #include <string_view>
 
+#include "backends/remote/json.h"
 #include "core/runtime/tensor.h"
-#include "native/serve/json.h"
 
-namespace tandem::serve {
+namespace tandem::oip {
 
 // "FP32", "INT64", "BYTES", ...; nullptr for dtypes OIP cannot name.
 const char* oip_datatype(DType t);
@@ -25,4 +25,4 @@ Result<Tensor> tensor_from_binary(DType dtype, const Shape& shape, std::string_v
 void write_json_data(const Tensor& t, JsonWriter& w);
 std::string to_binary(const Tensor& t);
 
-}  // namespace tandem::serve
+}  // namespace tandem::oip

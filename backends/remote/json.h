@@ -19,7 +19,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace tandem::serve {
+namespace tandem::oip {
 
 // NaN and infinities are valid tensor values: read and write them (as NaN, Infinity, -Infinity).
 // Iterative parsing: the default recursive parser would overflow an IO thread's stack on a body
@@ -28,4 +28,4 @@ inline constexpr unsigned kJsonParseFlags = rapidjson::kParseNanAndInfFlag | rap
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>,
                                      rapidjson::CrtAllocator, rapidjson::kWriteNanAndInfFlag>;
 
-}  // namespace tandem::serve
+}  // namespace tandem::oip

@@ -1,4 +1,4 @@
-#include "native/serve/tensor_codec.h"
+#include "backends/remote/oip_codec.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <limits>
 #include <vector>
 
-namespace tandem::serve {
+namespace tandem::oip {
 namespace {
 
 struct NameOf {
@@ -298,4 +298,4 @@ std::string to_binary(const Tensor& t) {
   return std::string(static_cast<const char*>(t.raw_data()), t.byte_size());
 }
 
-}  // namespace tandem::serve
+}  // namespace tandem::oip
