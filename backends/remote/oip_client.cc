@@ -106,6 +106,18 @@ std::string error_text(const HttpReply& r) {
   return r.body.substr(0, 200);
 }
 
+// How a server without the binary extension answers a binary request: 415, or a 400 that says it
+// could not read the body (a shape or dtype error must not be sent twice).
+bool rejects_binary(const HttpReply& r) {
+  if (r.status == 415) return true;
+  if (r.status != 400) return false;
+  const std::string text = lower(error_text(r));
+  for (const char* word : {"json", "parse", "binary", "header", "format", "content-type"}) {
+    if (text.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
 class OipClient final : public route::RemoteModel {
  public:
   explicit OipClient(route::RemoteOptions o)
@@ -540,9 +552,9 @@ class OipClient final : public route::RemoteModel {
     }
     TANDEM_ASSIGN_OR_RETURN(HttpReply r, post_infer(sig, feeds, binary, deadline, t));
     if (r.status == 200) return decode(sig, r);
-    if (!binary || (r.status != 400 && r.status != 415)) return http_error(r);
-    // A server without the binary extension rejects the request (400/415) before running it: say
-    // it once more in JSON, and keep to JSON with this server when that works.
+    if (!binary || !rejects_binary(r)) return http_error(r);
+    // A server without the binary extension rejects the request before running it: say it once
+    // more in JSON, and keep to JSON with this server when that works.
     TANDEM_ASSIGN_OR_RETURN(HttpReply json, post_infer(sig, feeds, false, deadline, t));
     if (json.status != 200) return http_error(json);
     {

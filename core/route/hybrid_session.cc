@@ -1,5 +1,6 @@
 #include "core/route/hybrid_session.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -152,6 +153,7 @@ Result<NamedValues> HybridSession::run_on(Side side, const NamedValues& feeds, D
     if (out.is_ok()) {
       report->where = "local (" + join_placement(local->placement()) + ")";
       report->compute_ms = stats.milliseconds;
+      last_local_ms_.store(stats.milliseconds);
     }
     return out;
   }
@@ -190,7 +192,18 @@ Result<NamedValues> HybridSession::run(const NamedValues& feeds, const RunOption
     if (!options.mode && !options.privacy) placement_ = p;  // the breaker or a failed load moved it
   }
   if (!p.ok()) return unavailable("cannot run: " + p.reason);
-  auto out = run_on(p.primary, feeds, deadline, &r);
+  // A remote call with a local fallback leaves the fallback time to answer before the deadline:
+  // twice the last local run, or a quarter of the budget before any local run; at most half.
+  Deadline first_deadline = deadline;
+  if (p.primary == Side::kRemote && p.fallback == Side::kLocal && deadline != Deadline::max()) {
+    const auto budget = deadline - start;
+    const double last = last_local_ms_.load();
+    auto reserve = last >= 0 ? std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double, std::milli>(std::max(2 * last, 5.0)))
+                             : budget / 4;
+    first_deadline = deadline - std::min(reserve, budget / 2);
+  }
+  auto out = run_on(p.primary, feeds, first_deadline, &r);
   if (out.is_ok() || is_callers_mistake(out.status()) || p.fallback == Side::kNone) {
     r.ran_on = out.is_ok() ? p.primary : Side::kNone;
     r.total_ms = ms_since(start);

@@ -12,6 +12,7 @@
 // when the policy allows and the caller's deadline has time left; otherwise one error names both.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -93,9 +94,10 @@ class HybridSession {
   DeviceBudget device_;
   std::vector<ValueInfo> inputs_, outputs_;
   std::unique_ptr<Session> local_;
-  Status local_failure_;         // why the local side cannot be used (load failed), once known
-  bool remote_checked_ = false;  // the remote's signature was read
-  mutable std::mutex mutex_;     // guards the lazily loaded local side and placement_
+  Status local_failure_;                   // why the local side cannot be used (load failed), once known
+  bool remote_checked_ = false;            // the remote's signature was read
+  std::atomic<double> last_local_ms_{-1};  // the last local run's time: the fallback's reserve
+  mutable std::mutex mutex_;               // guards the lazily loaded local side and placement_
   Placement placement_;
 };
 
