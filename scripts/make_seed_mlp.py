@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Writes the seed MLP (the README's embedded default model) with seeded weights.
 
-    /usr/bin/python3 scripts/make_seed_mlp.py OUT.onnx
+    /usr/bin/python3 scripts/make_seed_mlp.py OUT.onnx [--sizes 784,4096,2048,10]
 
-784 -> 256 -> 128 -> 10 with ReLU and a softmax head; dynamic batch.
+784 -> 256 -> 128 -> 10 with ReLU and a softmax head; dynamic batch. --sizes makes a wider one
+(the hybrid main job's "too large for the budget" model: 784,4096,2048,10 is 46 MB).
 """
 import sys
 
@@ -12,9 +13,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def main(path):
+def main(path, sizes):
     rng = np.random.default_rng(2026)
-    sizes = [784, 256, 128, 10]
     inits, nodes = [], []
     prev = "input"
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
@@ -41,4 +41,10 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "seed_mlp.onnx")
+    args = sys.argv[1:]
+    sizes = [784, 256, 128, 10]
+    if "--sizes" in args:
+        i = args.index("--sizes")
+        sizes = [int(v) for v in args[i + 1].split(",")]
+        del args[i:i + 2]
+    main(args[0] if args else "seed_mlp.onnx", sizes)

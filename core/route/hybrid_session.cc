@@ -53,9 +53,10 @@ Status HybridSession::init(const std::string& path) {
   emit(RouteEvent::Kind::kPlaced, placement_.primary, placement_.reason);
   // Loading plans memory before packing: a model the file size let through but the plan does not
   // fails here (as does an unsupported operator), and the router moves it.
-  if (placement_.primary == Side::kLocal && !load_local().is_ok()) {
-    placement_ = decide_now(policy);
-    if (placement_.ok()) emit(RouteEvent::Kind::kFallback, placement_.primary, placement_.reason);
+  if (placement_.primary == Side::kLocal) {
+    const bool loaded = load_local().is_ok();
+    placement_ = decide_now(policy);  // now with the plan's numbers, or the load's failure
+    if (!loaded && placement_.ok()) emit(RouteEvent::Kind::kFallback, placement_.primary, placement_.reason);
   }
   if (placement_.primary == Side::kRemote) {
     const Deadline deadline =

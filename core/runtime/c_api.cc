@@ -6,6 +6,7 @@
 #include <new>
 #include <string>
 
+#include "core/route/hybrid_session.h"
 #include "core/runtime/session.h"
 
 struct tandem_session {
@@ -16,6 +17,12 @@ struct tandem_session {
 
 struct tandem_tensor {
   tandem::Tensor tensor;
+};
+
+struct tandem_hybrid {
+  std::unique_ptr<tandem::route::HybridSession> session;
+  std::string reason;                  // tandem_hybrid_placement_reason's result
+  std::string where, fallback_reason;  // the last run's report strings
 };
 
 namespace {
@@ -108,7 +115,8 @@ tandem_status tandem_session_load_bytes_with(const void* data, size_t size, cons
 tandem_status tandem_session_load_file_with(const char* path, const tandem_session_options* options,
                                             tandem_session** out) {
   if (path == nullptr || out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "path and out must not be null");
-  return guarded([&] { return finish_load(tandem::Session::load(std::string(path), to_session_options(options)), out); });
+  return guarded(
+      [&] { return finish_load(tandem::Session::load(std::string(path), to_session_options(options)), out); });
 }
 
 int32_t tandem_session_io_dtype(const tandem_session* s, int32_t is_output, size_t index) {
@@ -254,7 +262,150 @@ tandem_status tandem_session_run(tandem_session* s, const tandem_tensor* const* 
     auto r = s->session->run(feeds);
     if (!r.is_ok()) return fail(r.status());
     for (size_t i = 0; i < output_count; ++i) {
-      if (!(*r)[i].second.is_tensor()) return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
+      if (!(*r)[i].second.is_tensor())
+        return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
+    }
+    for (size_t i = 0; i < output_count; ++i) outputs[i] = new tandem_tensor{(*r)[i].second.tensor()};
+    return TANDEM_OK;
+  });
+}
+
+}  // extern "C"
+
+namespace {
+
+tandem::route::Mode to_mode(int32_t m) {
+  switch (m) {
+    case TANDEM_LOCAL_ONLY:
+      return tandem::route::Mode::kLocalOnly;
+    case TANDEM_PREFER_REMOTE:
+      return tandem::route::Mode::kPreferRemote;
+    case TANDEM_REMOTE_ONLY:
+      return tandem::route::Mode::kRemoteOnly;
+    default:
+      return tandem::route::Mode::kPreferLocal;
+  }
+}
+
+bool valid_mode(int32_t m) { return m >= TANDEM_PREFER_LOCAL && m <= TANDEM_REMOTE_ONLY; }
+std::string str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
+
+}  // namespace
+
+extern "C" {
+
+void tandem_hybrid_options_init(tandem_hybrid_options* o) {
+  if (o == nullptr) return;
+  std::memset(o, 0, sizeof *o);
+  o->struct_size = sizeof *o;
+  o->mode = TANDEM_PREFER_LOCAL;
+  o->binary = 1;
+  o->retries = 2;
+}
+
+tandem_status tandem_hybrid_open(const char* path, const tandem_hybrid_options* o, tandem_hybrid** out) {
+  if (out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "out is null");
+  *out = nullptr;
+  tandem_hybrid_options defaults;
+  tandem_hybrid_options_init(&defaults);
+  if (o == nullptr) o = &defaults;
+  if (o->struct_size < sizeof(tandem_hybrid_options)) {
+    return fail(TANDEM_INVALID_ARGUMENT,
+                "tandem_hybrid_options.struct_size is too small: fill it with "
+                "tandem_hybrid_options_init");
+  }
+  if (!valid_mode(o->mode)) return fail(TANDEM_INVALID_ARGUMENT, "unknown placement mode " + std::to_string(o->mode));
+  return guarded([&] {
+    tandem::route::HybridOptions h;
+    h.policy.mode = to_mode(o->mode);
+    h.policy.privacy = o->privacy != 0;
+    h.policy.memory_cap_bytes = o->memory_cap_bytes;
+    h.local.threads = o->threads;
+    h.deadline_ms = o->deadline_ms;
+    if (!str(o->remote_url).empty()) {
+      tandem::route::RemoteOptions r;
+      r.url = str(o->remote_url);
+      r.model = str(o->remote_model);
+      r.version = str(o->remote_version);
+      r.api_key = str(o->api_key);
+      r.ca_file = str(o->ca_file);
+      r.binary = o->binary != 0;
+      r.retries = o->retries;
+      auto remote = tandem::route::connect_remote(r);
+      if (!remote.is_ok()) return fail(remote.status());
+      h.remote = *remote;
+    }
+    auto s = tandem::route::HybridSession::open(str(path), std::move(h));
+    if (!s.is_ok()) return fail(s.status());
+    *out = new tandem_hybrid{std::move(s).value(), {}, {}, {}};
+    return TANDEM_OK;
+  });
+}
+
+void tandem_hybrid_free(tandem_hybrid* h) { delete h; }
+
+int32_t tandem_hybrid_placement_side(tandem_hybrid* h) {
+  return h ? static_cast<int32_t>(h->session->placement().primary) : TANDEM_SIDE_NONE;
+}
+
+const char* tandem_hybrid_placement_reason(tandem_hybrid* h) {
+  if (h == nullptr) return "";
+  h->reason = h->session->placement().reason;
+  return h->reason.c_str();
+}
+
+size_t tandem_hybrid_input_count(const tandem_hybrid* h) { return h ? h->session->inputs().size() : 0; }
+size_t tandem_hybrid_output_count(const tandem_hybrid* h) { return h ? h->session->outputs().size() : 0; }
+const char* tandem_hybrid_input_name(const tandem_hybrid* h, size_t i) {
+  return h && i < h->session->inputs().size() ? h->session->inputs()[i].name.c_str() : nullptr;
+}
+const char* tandem_hybrid_output_name(const tandem_hybrid* h, size_t i) {
+  return h && i < h->session->outputs().size() ? h->session->outputs()[i].name.c_str() : nullptr;
+}
+
+tandem_status tandem_hybrid_run(tandem_hybrid* h, int32_t mode, int32_t deadline_ms, const tandem_tensor* const* inputs,
+                                size_t input_count, tandem_tensor** outputs, size_t output_count,
+                                tandem_run_report* report) {
+  if (h == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "hybrid session is null");
+  if (mode != -1 && !valid_mode(mode))
+    return fail(TANDEM_INVALID_ARGUMENT, "unknown placement mode " + std::to_string(mode));
+  if (report != nullptr && report->struct_size < sizeof(tandem_run_report)) {
+    return fail(TANDEM_INVALID_ARGUMENT, "tandem_run_report.struct_size must be sizeof(tandem_run_report)");
+  }
+  const auto& ins = h->session->inputs();
+  const auto& outs = h->session->outputs();
+  if (input_count != ins.size() || output_count != outs.size()) {
+    return fail(TANDEM_INVALID_ARGUMENT, "the model has " + std::to_string(ins.size()) + " inputs and " +
+                                             std::to_string(outs.size()) + " outputs");
+  }
+  return guarded([&] {
+    tandem::NamedValues feeds;
+    for (size_t i = 0; i < input_count; ++i) {
+      if (inputs[i] == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "input " + std::to_string(i) + " is null");
+      feeds.emplace_back(ins[i].name, tandem::Value(inputs[i]->tensor));
+    }
+    tandem::route::RunOptions ro;
+    if (mode != -1) ro.mode = to_mode(mode);
+    ro.deadline_ms = deadline_ms;
+    tandem::route::RunReport rr;
+    auto r = h->session->run(feeds, ro, &rr);
+    if (report != nullptr) {
+      h->where = rr.where;
+      h->fallback_reason = rr.fallback_reason;
+      report->ran_on = static_cast<int32_t>(rr.ran_on);
+      report->fell_back = rr.fell_back ? 1 : 0;
+      report->remote_attempts = rr.remote_attempts;
+      report->total_ms = rr.total_ms;
+      report->compute_ms = rr.compute_ms;
+      report->queue_ms = rr.queue_ms;
+      report->network_ms = rr.network_ms;
+      report->where = h->where.c_str();
+      report->fallback_reason = h->fallback_reason.c_str();
+    }
+    if (!r.is_ok()) return fail(r.status());
+    for (size_t i = 0; i < output_count; ++i) {
+      if (!(*r)[i].second.is_tensor())
+        return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
     }
     for (size_t i = 0; i < output_count; ++i) outputs[i] = new tandem_tensor{(*r)[i].second.tensor()};
     return TANDEM_OK;

@@ -100,6 +100,67 @@ size_t tandem_tensor_byte_size(const tandem_tensor* tensor);
 tandem_status tandem_session_run(tandem_session* session, const tandem_tensor* const* inputs, size_t input_count,
                                  tandem_tensor** outputs, size_t output_count);
 
+/* ---- hybrid sessions: one run() that goes local or remote (core/route/hybrid_session.h) ---- */
+
+typedef enum tandem_placement_mode {
+  TANDEM_PREFER_LOCAL = 0, /* the default: local when it fits, the remote behind it */
+  TANDEM_LOCAL_ONLY = 1,
+  TANDEM_PREFER_REMOTE = 2,
+  TANDEM_REMOTE_ONLY = 3
+} tandem_placement_mode;
+
+typedef enum tandem_side { TANDEM_SIDE_NONE = 0, TANDEM_SIDE_LOCAL = 1, TANDEM_SIDE_REMOTE = 2 } tandem_side;
+
+typedef struct tandem_hybrid tandem_hybrid;
+
+/* Fill with tandem_hybrid_options_init. Strings are copied; NULL or "" = unset. */
+typedef struct tandem_hybrid_options {
+  uint32_t struct_size;        /* sizeof(tandem_hybrid_options) */
+  int32_t mode;                /* tandem_placement_mode */
+  int32_t privacy;             /* 1 = never contact the remote (not even for metadata) */
+  int32_t threads;             /* local: 0 = one per core */
+  int32_t deadline_ms;         /* default per-call deadline; 0 = the remote's timeout */
+  uint64_t memory_cap_bytes;   /* 0 = the device's own budget (cgroup-aware) */
+  const char* remote_url;      /* "http://host:8000"; NULL = no remote */
+  const char* remote_model;    /* the model's name on the server */
+  const char* remote_version;
+  const char* api_key;
+  const char* ca_file;
+  int32_t binary;              /* 1 = binary tensor extension (default), 0 = JSON */
+  int32_t retries;             /* only where the model provably did not run; default 2 */
+} tandem_hybrid_options;
+
+void tandem_hybrid_options_init(tandem_hybrid_options* options);
+/* `path` may be NULL or "" when the model exists only on the server. */
+tandem_status tandem_hybrid_open(const char* path, const tandem_hybrid_options* options, tandem_hybrid** out);
+void tandem_hybrid_free(tandem_hybrid* hybrid);
+
+/* Where calls go by default (a tandem_side) and why; the string lives until the next call. */
+int32_t tandem_hybrid_placement_side(tandem_hybrid* hybrid);
+const char* tandem_hybrid_placement_reason(tandem_hybrid* hybrid);
+
+size_t tandem_hybrid_input_count(const tandem_hybrid* hybrid);
+size_t tandem_hybrid_output_count(const tandem_hybrid* hybrid);
+const char* tandem_hybrid_input_name(const tandem_hybrid* hybrid, size_t index);
+const char* tandem_hybrid_output_name(const tandem_hybrid* hybrid, size_t index);
+
+/* What one run did. Strings live until the next run on this hybrid session. */
+typedef struct tandem_run_report {
+  uint32_t struct_size;  /* sizeof(tandem_run_report) */
+  int32_t ran_on;        /* tandem_side */
+  int32_t fell_back;     /* 1 = the first choice failed; fallback_reason says why */
+  int32_t remote_attempts;
+  double total_ms, compute_ms, queue_ms, network_ms;
+  const char* where;
+  const char* fallback_reason;
+} tandem_run_report;
+
+/* Like tandem_session_run. mode: -1 = the session's, else a tandem_placement_mode for this call;
+ * deadline_ms: 0 = the session's. report may be NULL. */
+tandem_status tandem_hybrid_run(tandem_hybrid* hybrid, int32_t mode, int32_t deadline_ms,
+                                const tandem_tensor* const* inputs, size_t input_count, tandem_tensor** outputs,
+                                size_t output_count, tandem_run_report* report);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,15 +13,24 @@ namespace tandem::cli {
 
 struct Options {
   bool json = false;
-  std::string output_dir;                       // run
-  unsigned seed = 0;                            // run, bench
-  std::map<std::string, std::string> inputs;    // run, bench: NAME -> .npy/.pb file
-  std::map<std::string, Shape> shapes;          // every command: NAME -> dims for inputs not given
-  std::string backend = "auto";                 // every command
+  std::string output_dir;                          // run
+  unsigned seed = 0;                               // run, bench
+  std::map<std::string, std::string> inputs;       // run, bench: NAME -> .npy/.pb file
+  std::map<std::string, Shape> shapes;             // every command: NAME -> dims for inputs not given
+  std::string backend = "auto";                    // every command
   std::vector<std::shared_ptr<Backend>> backends;  // resolved from `backend`
-  int threads = 0;                              // 0 = the backend's default
-  int runs = 50;                                // bench
-  int warmup = 5;                               // bench
+  int threads = 0;                                 // 0 = the backend's default
+  int runs = 50;                                   // bench
+  // run: hybrid placement (core/route). Any of these makes `run` go through a HybridSession.
+  bool hybrid = false;
+  std::string placement = "auto";  // auto | local | remote | prefer-remote
+  std::string remote_url;          // --remote http://host:8000
+  std::string remote_model;        // --remote-model NAME (default: the file's stem)
+  std::string api_key_file;
+  uint64_t memory_cap = 0;  // --memory-cap 64M
+  bool privacy = false;
+  int deadline_ms = 0;
+  int warmup = 5;  // bench
 };
 
 int die(const Status& st);  // prints the error, returns 1
@@ -35,7 +44,10 @@ Shape shape_for(const ValueInfo& in, const std::map<std::string, Shape>& overrid
 
 // The feeds `run` and `bench` use: --input files, seeded random tensors for the rest.
 // Each random input is described on `log` when it is not null.
-Result<NamedValues> make_feeds(const Session& s, const Options& opts, std::ostream* log);
+Result<NamedValues> make_feeds(const std::vector<ValueInfo>& inputs, const Options& opts, std::ostream* log);
+inline Result<NamedValues> make_feeds(const Session& s, const Options& opts, std::ostream* log) {
+  return make_feeds(s.inputs(), opts, log);
+}
 
 // Nodes and partitions per backend, in placement order: [("xnnpack", {60, 2}), ("reference", {3, 1})].
 struct BackendShare {

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <random>
@@ -53,15 +53,32 @@ Result<Tensor> random_tensor(DType dtype, const Shape& shape, std::mt19937& rng)
   const int64_t n = t.numel();
   for (int64_t i = 0; i < n; ++i) {
     switch (dtype) {
-      case DType::kFloat32: t.data<float>()[i] = uni(rng); break;
-      case DType::kFloat64: t.data<double>()[i] = uni(rng); break;
-      case DType::kFloat16: t.data<uint16_t>()[i] = float_to_half(uni(rng)); break;
-      case DType::kInt64: t.data<int64_t>()[i] = ints(rng); break;
-      case DType::kInt32: t.data<int32_t>()[i] = ints(rng); break;
-      case DType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(ints(rng)); break;
-      case DType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(ints(rng)); break;
-      case DType::kBool: t.data<bool>()[i] = ints(rng) % 2 != 0; break;
-      default: return unsupported(std::string("cannot make random inputs of dtype ") + dtype_name(dtype));
+      case DType::kFloat32:
+        t.data<float>()[i] = uni(rng);
+        break;
+      case DType::kFloat64:
+        t.data<double>()[i] = uni(rng);
+        break;
+      case DType::kFloat16:
+        t.data<uint16_t>()[i] = float_to_half(uni(rng));
+        break;
+      case DType::kInt64:
+        t.data<int64_t>()[i] = ints(rng);
+        break;
+      case DType::kInt32:
+        t.data<int32_t>()[i] = ints(rng);
+        break;
+      case DType::kInt8:
+        t.data<int8_t>()[i] = static_cast<int8_t>(ints(rng));
+        break;
+      case DType::kUInt8:
+        t.data<uint8_t>()[i] = static_cast<uint8_t>(ints(rng));
+        break;
+      case DType::kBool:
+        t.data<bool>()[i] = ints(rng) % 2 != 0;
+        break;
+      default:
+        return unsupported(std::string("cannot make random inputs of dtype ") + dtype_name(dtype));
     }
   }
   return t;
@@ -85,12 +102,14 @@ int die(const Status& st) {
 std::string json_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\', o += c;
+    if (c == '"' || c == '\\')
+      o += '\\', o += c;
     else if (static_cast<unsigned char>(c) < 0x20) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\u%04x", c);
       o += buf;
-    } else o += c;
+    } else
+      o += c;
   }
   return o;
 }
@@ -114,11 +133,11 @@ Shape shape_for(const ValueInfo& in, const std::map<std::string, Shape>& overrid
   return s;
 }
 
-Result<NamedValues> make_feeds(const Session& s, const Options& opts, std::ostream* log) {
+Result<NamedValues> make_feeds(const std::vector<ValueInfo>& inputs, const Options& opts, std::ostream* log) {
   std::mt19937 rng(opts.seed);
   NamedValues feeds;
   std::set<std::string> used;
-  for (const auto& in : s.inputs()) {
+  for (const auto& in : inputs) {
     if (auto it = opts.inputs.find(in.name); it != opts.inputs.end()) {
       auto t = read_input_file(it->second);
       if (!t.is_ok()) return t.status().with_context("input '" + in.name + "'");

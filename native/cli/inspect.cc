@@ -20,8 +20,8 @@ int cmd_inspect(const std::string& path, const Options& opts) {
   const auto& m = s.model();
   const std::vector<std::string> placement = s.placement();
   if (opts.json) {
-    std::cout << "{\"model\": \"" << json_escape(path) << "\", \"ir_version\": " << m.ir_version
-              << ", \"producer\": \"" << json_escape(m.producer_name + " " + m.producer_version) << "\", \"opsets\": {";
+    std::cout << "{\"model\": \"" << json_escape(path) << "\", \"ir_version\": " << m.ir_version << ", \"producer\": \""
+              << json_escape(m.producer_name + " " + m.producer_version) << "\", \"opsets\": {";
     bool first = true;
     for (const auto& [d, v] : g.opsets) {
       std::cout << (first ? "" : ", ") << "\"" << json_escape(d.empty() ? "ai.onnx" : d) << "\": " << v;

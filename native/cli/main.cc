@@ -3,6 +3,8 @@
 //   tandem inspect MODEL [--json] [--shape NAME=1x3x224x224 ...] [--backend B] [--threads N]
 //   tandem run MODEL [--input NAME=FILE.npy|FILE.pb ...] [--output-dir DIR] [--seed N] [--shape NAME=DIMS ...]
 //                    [--backend B] [--threads N]
+//                    [--placement auto|local|remote|prefer-remote] [--remote URL] [--remote-model NAME]
+//                    [--api-key-file F] [--memory-cap SIZE] [--privacy] [--deadline-ms N]
 //   tandem bench MODEL [--runs R] [--warmup W] [--json] [--input ...] [--shape ...] [--seed N]
 //                      [--backend B] [--threads N]
 //
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/route/router.h"
 #include "native/cli/cli.h"
 #include "native/lib/backends.h"
 #ifdef TANDEM_HAS_SERVER
@@ -25,20 +28,23 @@ namespace {
 using tandem::cli::Options;
 
 int usage() {
-  std::cerr << "usage:\n"
-               "  tandem inspect MODEL.onnx [--json] [--shape NAME=1x3x224x224 ...] [--backend B] [--threads N]\n"
-               "  tandem run MODEL.onnx [--input NAME=FILE.npy|FILE.pb ...] [--output-dir DIR] [--seed N]\n"
-               "                        [--shape NAME=DIMS ...] [--backend B] [--threads N]\n"
-               "  tandem bench MODEL.onnx [--runs R (50)] [--warmup W (5)] [--json] [--input NAME=FILE ...]\n"
-               "                          [--shape NAME=DIMS ...] [--seed N] [--backend B] [--threads N]\n"
+  std::cerr
+      << "usage:\n"
+         "  tandem inspect MODEL.onnx [--json] [--shape NAME=1x3x224x224 ...] [--backend B] [--threads N]\n"
+         "  tandem run MODEL.onnx [--input NAME=FILE.npy|FILE.pb ...] [--output-dir DIR] [--seed N]\n"
+         "                        [--shape NAME=DIMS ...] [--backend B] [--threads N]\n"
+         "       [--placement auto|local|remote|prefer-remote] [--remote URL] [--remote-model NAME]\n"
+         "       [--api-key-file F] [--memory-cap 64M] [--privacy] [--deadline-ms N]   (hybrid: local or remote)\n"
+         "  tandem bench MODEL.onnx [--runs R (50)] [--warmup W (5)] [--json] [--input NAME=FILE ...]\n"
+         "                          [--shape NAME=DIMS ...] [--seed N] [--backend B] [--threads N]\n"
 #ifdef TANDEM_HAS_SERVER
-               "  tandem serve [--model-repository DIR] [--http-port N] ... (tandem serve --help)\n"
+         "  tandem serve [--model-repository DIR] [--http-port N] ... (tandem serve --help)\n"
 #endif
-               "\n"
-               "  --backend  "
-            << tandem::backend_choices()
-            << " (default auto: this build's backends, best first)\n"
-               "  --threads  threads for backends that use a pool; 0 or absent = one per core\n";
+         "\n"
+         "  --backend  "
+      << tandem::backend_choices()
+      << " (default auto: this build's backends, best first)\n"
+         "  --threads  threads for backends that use a pool; 0 or absent = one per core\n";
   return 2;
 }
 
@@ -72,6 +78,28 @@ tandem::Result<tandem::Shape> parse_dims(const std::string& text) {
   return s;
 }
 
+// "64M", "1.5G", "512K", "1000000": bytes (K, M, G are powers of 1024).
+tandem::Result<uint64_t> parse_bytes(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  double unit = 1;
+  const std::string suffix = end == nullptr ? "" : std::string(end);
+  if (suffix == "K" || suffix == "k")
+    unit = 1024.0;
+  else if (suffix == "M" || suffix == "m")
+    unit = 1024.0 * 1024;
+  else if (suffix == "G" || suffix == "g")
+    unit = 1024.0 * 1024 * 1024;
+  else if (!suffix.empty())
+    unit = -1;
+  if (text.empty() || end == text.c_str() || errno != 0 || unit < 0 || !(v > 0) || v * unit > 1e18) {
+    return tandem::invalid_argument("--memory-cap takes a size such as 64M, 1.5G or 1000000 (bytes), got '" + text +
+                                    "'");
+  }
+  return static_cast<uint64_t>(v * unit);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -83,9 +111,12 @@ int main(int argc, char** argv) {
   const std::string model = argv[2];
   if (cmd != "inspect" && cmd != "run" && cmd != "bench") return usage();
   // Options each command takes besides --shape, --backend and --threads.
-  const std::set<std::string> only = cmd == "inspect" ? std::set<std::string>{"--json"}
-                                     : cmd == "run"   ? std::set<std::string>{"--input", "--output-dir", "--seed"}
-                                                      : std::set<std::string>{"--json", "--input", "--seed", "--runs", "--warmup"};
+  const std::set<std::string> only =
+      cmd == "inspect" ? std::set<std::string>{"--json"}
+      : cmd == "run"
+          ? std::set<std::string>{"--input",        "--output-dir",   "--seed",       "--placement", "--remote",
+                                  "--remote-model", "--api-key-file", "--memory-cap", "--privacy",   "--deadline-ms"}
+          : std::set<std::string>{"--json", "--input", "--seed", "--runs", "--warmup"};
   Options opts;
   for (int i = 3; i < argc; ++i) {
     const std::string a = argv[i];
@@ -97,6 +128,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--json") {
       opts.json = true;
+      continue;
+    }
+    if (a == "--privacy") {
+      opts.privacy = opts.hybrid = true;
       continue;
     }
     if (a.rfind("--", 0) != 0) return bad_option("unexpected argument '" + a + "' (one model per command)");
@@ -111,7 +146,8 @@ int main(int argc, char** argv) {
       return true;
     };
     std::string name, value;
-    if (a == "--output-dir") opts.output_dir = v;
+    if (a == "--output-dir")
+      opts.output_dir = v;
     else if (a == "--seed") {
       if (!parse_int(v, 0, 4294967295L, &n)) return bad_option("--seed takes a whole number >= 0, got '" + v + "'");
       opts.seed = static_cast<unsigned>(n);
@@ -128,11 +164,33 @@ int main(int argc, char** argv) {
       opts.threads = static_cast<int>(n);
     } else if (a == "--backend") {
       opts.backend = v;
+    } else if (a == "--placement") {
+      if (!tandem::route::parse_mode(v).is_ok())
+        return bad_option("--placement: " + tandem::route::parse_mode(v).status().message());
+      opts.placement = v;
+      opts.hybrid = true;
+    } else if (a == "--remote") {
+      opts.remote_url = v;
+      opts.hybrid = true;
+    } else if (a == "--remote-model") {
+      opts.remote_model = v;
+    } else if (a == "--api-key-file") {
+      opts.api_key_file = v;
+    } else if (a == "--deadline-ms") {
+      if (!parse_int(v, 1, 3600000, &n))
+        return bad_option("--deadline-ms takes a whole number of milliseconds >= 1, got '" + v + "'");
+      opts.deadline_ms = static_cast<int>(n);
+    } else if (a == "--memory-cap") {
+      auto bytes = parse_bytes(v);
+      if (!bytes.is_ok()) return bad_option(bytes.status().message());
+      opts.memory_cap = *bytes;
+      opts.hybrid = true;
     } else if (a == "--input") {
       if (!split(&name, &value)) return bad_option("--input expects NAME=FILE, got '" + v + "'");
       opts.inputs[name] = value;
     } else if (a == "--shape") {
-      if (!split(&name, &value)) return bad_option("--shape expects NAME=DIMS (e.g. input=1x3x224x224), got '" + v + "'");
+      if (!split(&name, &value))
+        return bad_option("--shape expects NAME=DIMS (e.g. input=1x3x224x224), got '" + v + "'");
       auto dims = parse_dims(value);
       if (!dims.is_ok()) return bad_option(dims.status().message());
       opts.shapes[name] = *dims;

@@ -712,6 +712,45 @@ TEST_F(Hybrid, BreakerClosesAgainWhenTheServerComesBack) {
   EXPECT_TRUE(good->health().available);
 }
 
+TEST_F(Hybrid, CApi) {
+  tandem_hybrid_options o;
+  tandem_hybrid_options_init(&o);
+  const std::string url = server_->url();
+  o.remote_url = url.c_str();
+  o.remote_model = "seed_mlp";
+  o.memory_cap_bytes = 512 * 1024;
+  tandem_hybrid* h = nullptr;
+  ASSERT_EQ(tandem_hybrid_open(kSeedMlp.c_str(), &o, &h), TANDEM_OK) << tandem_last_error();
+  EXPECT_EQ(tandem_hybrid_placement_side(h), TANDEM_SIDE_REMOTE);
+  EXPECT_NE(std::string(tandem_hybrid_placement_reason(h)).find("memory cap 0.5 MB"), std::string::npos);
+  ASSERT_EQ(tandem_hybrid_input_count(h), 1u);
+  EXPECT_STREQ(tandem_hybrid_input_name(h, 0), "input");
+  const std::vector<float> x(784, 0.5f);
+  const int64_t shape[] = {1, 784};
+  tandem_tensor* in = nullptr;
+  ASSERT_EQ(tandem_tensor_create(1, shape, 2, x.data(), x.size() * sizeof(float), &in), TANDEM_OK);
+  tandem_tensor* out = nullptr;
+  tandem_run_report r{};
+  r.struct_size = sizeof r;
+  ASSERT_EQ(tandem_hybrid_run(h, -1, 0, &in, 1, &out, 1, &r), TANDEM_OK) << tandem_last_error();
+  EXPECT_EQ(r.ran_on, TANDEM_SIDE_REMOTE);
+  EXPECT_NE(std::string(r.where).find("remote http://127.0.0.1:"), std::string::npos);
+  ASSERT_EQ(tandem_tensor_rank(out), 2u);
+  EXPECT_EQ(tandem_tensor_shape(out)[1], 10);
+  float sum = 0;
+  for (int i = 0; i < 10; ++i) sum += static_cast<const float*>(tandem_tensor_data(out))[i];
+  EXPECT_NEAR(sum, 1.0f, 1e-5);  // softmax
+  tandem_tensor_free(out);
+  // local-only for this call: the cap forbids it, with the reason.
+  EXPECT_EQ(tandem_hybrid_run(h, TANDEM_LOCAL_ONLY, 0, &in, 1, &out, 1, &r), TANDEM_UNAVAILABLE);
+  EXPECT_NE(std::string(tandem_last_error()).find("cannot run locally"), std::string::npos) << tandem_last_error();
+  EXPECT_EQ(tandem_hybrid_run(h, 7, 0, &in, 1, &out, 1, &r), TANDEM_INVALID_ARGUMENT);
+  tandem_tensor_free(in);
+  tandem_hybrid_free(h);
+  o.struct_size = 8;
+  EXPECT_EQ(tandem_hybrid_open(kSeedMlp.c_str(), &o, &h), TANDEM_INVALID_ARGUMENT);
+}
+
 TEST(HybridErrors, BadConfiguration) {
   RemoteOptions o;
   o.url = "ftp://example";
