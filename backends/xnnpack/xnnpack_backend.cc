@@ -53,6 +53,22 @@ void print_profile(xnn_runtime_t rt) {
   }
 }
 
+// The thread pool for a session asking for `threads` (> 1). Natively each session has its own.
+// The pthreads wasm build has one fixed pool of Web Workers for the whole module: a second live
+// session's pool would wait forever for a worker the module does not have (a real hang, seen with
+// two multi-threaded sessions in one page), so there every session shares one pool, sized by the
+// first; pthreadpool serialises parallel calls on it.
+pthreadpool_t acquire_pool(size_t threads, bool* owned) {
+#if defined(__EMSCRIPTEN_PTHREADS__)
+  static const pthreadpool_t shared = pthreadpool_create(threads);
+  *owned = false;
+  return shared;
+#else
+  *owned = true;
+  return pthreadpool_create(threads);
+#endif
+}
+
 // What the XNNPACK partitions of one session share: the thread pool and the
 // packed-weights cache. Every shape specialisation of the session packs its
 // weights through the same cache, so a new input shape finds the weights
@@ -60,13 +76,13 @@ void print_profile(xnn_runtime_t rt) {
 class SessionContext {
  public:
   // `weight_bytes` sizes the cache up front: growing it later copies every packed weight.
-  SessionContext(size_t threads, size_t weight_bytes) : pool_(threads > 1 ? pthreadpool_create(threads) : nullptr) {
+  SessionContext(size_t threads, size_t weight_bytes) : pool_(threads > 1 ? acquire_pool(threads, &owns_pool_) : nullptr) {
     const size_t size = weight_bytes + weight_bytes / 8 + (size_t{1} << 20);
     if (xnn_create_weights_cache_with_size(size, &cache_) != xnn_status_success) cache_ = nullptr;
   }
   ~SessionContext() {
     if (cache_ != nullptr) xnn_delete_weights_cache(cache_);
-    if (pool_ != nullptr) pthreadpool_destroy(pool_);
+    if (pool_ != nullptr && owns_pool_) pthreadpool_destroy(pool_);
   }
   SessionContext(const SessionContext&) = delete;
   SessionContext& operator=(const SessionContext&) = delete;
@@ -86,6 +102,7 @@ class SessionContext {
   }
 
  private:
+  bool owns_pool_ = false;  // declared before pool_: acquire_pool sets it while pool_ is made
   pthreadpool_t pool_;
   xnn_weights_cache_t cache_ = nullptr;
   bool finalized_ = false;

@@ -219,6 +219,29 @@ for (const [label, file, inputsOf] of [
   });
 }
 
+test('two live multi-threaded sessions run one after the other (one shared worker pool)', { timeout: 60_000 }, async () => {
+  needGenerated(SEED_MLP, MOBILENET);
+  const { InferenceSession, Tensor } = await pkg();
+  // Each session used to create its own pthreadpool; the module's Web Worker pool holds one
+  // session's threads, so the second session's run waited forever for a worker.
+  const a = await InferenceSession.create(SEED_MLP, { threads: 2 });
+  const b = await InferenceSession.create(MOBILENET, { threads: 2 });
+  try {
+    assert.equal(a.placement.build, 'simd-threads');
+    assert.equal(b.placement.build, 'simd-threads');
+    const x = new Tensor('float32', new Float32Array(2 * 784).fill(0.5), [2, 784]);
+    const y = readNpy(path.join(GEN, 'mobilenetv2', 'input.npy'));
+    const ra = await a.run({ input: x });
+    const rb = await b.run({ input: new Tensor('float32', y.data, y.shape) });
+    const ra2 = await a.run({ input: x });
+    assert.deepEqual([...rb.logits.dims], [1, 1000]);
+    assert.deepEqual(ra2.probabilities.data, ra.probabilities.data);
+  } finally {
+    await a.release();
+    await b.release();
+  }
+});
+
 // ---- API behaviour -------------------------------------------------------------------------
 
 test('names and metadata, symbolic dims as strings', async () => {
