@@ -412,4 +412,39 @@ tandem_status tandem_hybrid_run(tandem_hybrid* h, int32_t mode, int32_t deadline
   });
 }
 
+tandem_status tandem_route_decide(const tandem_route_facts* f, tandem_route_decision* out) {
+  if (f == nullptr || out == nullptr) return fail(TANDEM_INVALID_ARGUMENT, "facts and out must not be null");
+  if (f->struct_size < sizeof(tandem_route_facts)) {
+    return fail(TANDEM_INVALID_ARGUMENT, "tandem_route_facts.struct_size must be sizeof(tandem_route_facts)");
+  }
+  if (!valid_mode(f->mode)) return fail(TANDEM_INVALID_ARGUMENT, "unknown placement mode " + std::to_string(f->mode));
+  return guarded([&] {
+    tandem::route::ModelFacts m;
+    m.local_copy = f->local_copy != 0;
+    m.download_bytes = f->download_bytes;
+    m.planned = f->planned != 0;
+    m.weight_bytes = f->weight_bytes;
+    m.arena_bytes = f->arena_bytes;
+    m.io_bytes = f->io_bytes;
+    m.flops = f->flops;
+    m.local_failure = str(f->local_failure);
+    tandem::route::Policy p;
+    p.mode = to_mode(f->mode);
+    p.privacy = f->privacy != 0;
+    p.memory_cap_bytes = f->memory_cap_bytes;
+    p.max_local_flops = f->max_local_flops;
+    const tandem::route::RemoteHealth h{f->remote_configured != 0, f->remote_available != 0, str(f->remote_reason)};
+    const tandem::route::Placement d =
+        tandem::route::decide(m, {f->available_bytes, str(f->budget_source)}, p, h);
+    thread_local std::string reason;
+    reason = d.reason;
+    out->primary = static_cast<int32_t>(d.primary);
+    out->fallback = static_cast<int32_t>(d.fallback);
+    out->needed_bytes = d.needed_bytes;
+    out->budget_bytes = d.budget_bytes;
+    out->reason = reason.c_str();
+    return TANDEM_OK;
+  });
+}
+
 }  // extern "C"

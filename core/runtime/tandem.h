@@ -161,6 +161,35 @@ tandem_status tandem_hybrid_run(tandem_hybrid* hybrid, int32_t mode, int32_t dea
                                 const tandem_tensor* const* inputs, size_t input_count, tandem_tensor** outputs,
                                 size_t output_count, tandem_run_report* report);
 
+/* ---- the router alone (core/route/router.h): for hosts that make remote calls themselves ----
+ * The browser package gathers the facts (download size, heap, navigator.deviceMemory), calls the
+ * one router every target uses, and does the fetch. Strings may be NULL. */
+typedef struct tandem_route_facts {
+  uint32_t struct_size;       /* sizeof(tandem_route_facts) */
+  int32_t mode;               /* tandem_placement_mode */
+  int32_t privacy;
+  int32_t local_copy;         /* the model's bytes are (or can be fetched) here */
+  int32_t remote_configured;
+  int32_t remote_available;   /* 0 while the breaker is open */
+  int32_t planned;            /* weight/arena/io below come from the memory plan */
+  int32_t reserved;
+  uint64_t download_bytes, weight_bytes, arena_bytes, io_bytes, flops;
+  uint64_t available_bytes;   /* the device's budget; 0 = unknown */
+  uint64_t memory_cap_bytes;
+  uint64_t max_local_flops;
+  const char* budget_source;  /* "wasm32 heap", "navigator.deviceMemory", ... */
+  const char* remote_reason;  /* why the remote is unavailable */
+  const char* local_failure;  /* non-empty: a local load failed, and why */
+} tandem_route_facts;
+
+typedef struct tandem_route_decision {
+  int32_t primary, fallback;  /* tandem_side */
+  uint64_t needed_bytes, budget_bytes;
+  const char* reason;         /* lives until the next call on this thread */
+} tandem_route_decision;
+
+tandem_status tandem_route_decide(const tandem_route_facts* facts, tandem_route_decision* out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,8 +4,11 @@
 
 import { currentDiagnostics, Diagnostics, getDiagnostics, paths } from './runtime.js';
 
-export { InferenceSession } from './session.js';
-export type { ModelInfo, Placement, SessionOptions, ValueMetadata } from './session.js';
+export { InferenceSession } from './hybrid.js';
+export type { Placement, PlacementMode, RouteEvent, RunOptions, RunReport, SessionOptions } from './hybrid.js';
+export type { ModelInfo, ValueMetadata } from './session.js';
+export { RemoteError } from './remote.js';
+export type { RemoteOptions } from './remote.js';
 export { Tensor } from './tensor.js';
 export type { TensorData, TensorType } from './tensor.js';
 export type { CacheReport, ProgressCallback } from './model_source.js';

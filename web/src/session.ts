@@ -1,14 +1,13 @@
-// InferenceSession: onnxruntime-web's shape over Tandem's C API (core/runtime/tandem.h).
+// LocalSession: a model in this page / process, over Tandem's C API (core/runtime/tandem.h).
+// InferenceSession (hybrid.ts) wraps it with the router and the remote side.
 
 import { CacheReport, modelBytes, ProgressCallback } from './model_source.js';
 import { BuildName, loadBuild, WasmModule } from './runtime.js';
 import { arrayFor, Tensor, TensorType, typeCode, typeName } from './tensor.js';
 
-export interface SessionOptions {
+export interface LocalOptions {
   /** Threads for this session: 0 or undefined = one per core (capped, see env.diagnostics.maxThreads). */
   threads?: number;
-  /** Where to run. Only 'local' (this page / process) for now; remote placement plugs in here. */
-  placement?: 'local';
   /** Download progress in bytes; total is 0 when the server does not say. */
   onProgress?: ProgressCallback;
   /** Keep downloaded models: browsers use the Cache API; Node a folder (a path, or true = ~/.cache/tandem/models). */
@@ -25,8 +24,7 @@ export interface ValueMetadata {
   shape: Array<number | string> | null;
 }
 
-export interface Placement {
-  where: 'local';
+export interface LocalPlacement {
   build: BuildName;
   threads: number;
   /** Backend per partition for the last shapes run, e.g. ['xnnpack: 64 nodes']. */
@@ -47,12 +45,12 @@ export interface ModelInfo {
 
 // tandem_status values (core/runtime/tandem.h).
 const STATUS_NAMES = ['ok', 'invalid argument', 'invalid model', 'unsupported', 'out of memory', 'not found',
-  'i/o error', 'internal error', 'unavailable'];
+  'i/o error', 'internal error', 'unavailable', 'deadline exceeded'];
 const TANDEM_OUT_OF_MEMORY = 4;
 
 const MB = 1024 * 1024;
 
-class Api {
+export class Api {
   constructor(readonly m: WasmModule) {}
   get heap(): Uint8Array { return this.m.HEAPU8; }  // re-read: memory growth replaces the buffer
   view<T>(Ctor: { new (b: ArrayBufferLike, o: number, n: number): T }, ptr: number, count: number): T {
@@ -82,7 +80,7 @@ const finalizer = typeof FinalizationRegistry === 'function'
   ? new FinalizationRegistry<() => void>((release) => release())
   : null;
 
-export class InferenceSession {
+export class LocalSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ValueMetadata[];
@@ -114,11 +112,10 @@ export class InferenceSession {
     finalizer?.register(this, () => m._tandem_session_free(handle), this.token);
   }
 
-  /** Loads a model (URL, Node file path, or bytes) and prepares it to run. */
-  static async create(model: string | URL | ArrayBuffer | ArrayBufferView, options: SessionOptions = {}): Promise<InferenceSession> {
-    if (options.placement !== undefined && options.placement !== 'local') {
-      throw new Error(`placement '${String(options.placement)}' is not available yet; only 'local' is`);
-    }
+  /** Loads a model (URL, Node file path, or bytes) and prepares it to run. `memoryCap` lowers the
+   * heap's budget (bytes; the router's cap). */
+  static async create(model: string | URL | ArrayBuffer | ArrayBufferView, options: LocalOptions = {},
+                      memoryCap = 0): Promise<LocalSession> {
     const threads = options.threads ?? 0;
     if (!Number.isInteger(threads) || threads < 0) throw new RangeError(`threads must be a non-negative integer, got ${threads}`);
     const [{ bytes, source, cache }, loaded] = await Promise.all([
@@ -130,11 +127,12 @@ export class InferenceSession {
 
     // Refuse what cannot fit before copying anything into the heap: the file's bytes and the
     // weights decoded from them are both resident while loading.
-    const available = api.available();
+    const heap = api.available();
+    const available = memoryCap > 0 ? Math.min(memoryCap, heap) : heap;
     if (2 * bytes.length > available) {
       const err = new Error(`the model (${(bytes.length / MB).toFixed(1)} MB) cannot be loaded here: loading needs about ` +
-        `${(2 * bytes.length / MB).toFixed(1)} MB of the WebAssembly heap but ${(available / MB).toFixed(1)} MB is available ` +
-        '(wasm32 heaps end at 4096 MB); run it remotely or on a device with more memory');
+        `${(2 * bytes.length / MB).toFixed(1)} MB but ${(available / MB).toFixed(1)} MB is available ` +
+        `(${available < heap ? 'the memory cap' : 'wasm32 heaps end at 4096 MB'}); run it remotely or on a device with more memory`);
       (err as Error & { code?: string }).code = 'out_of_memory';
       throw err;
     }
@@ -155,7 +153,7 @@ export class InferenceSession {
       }
       api.check(status, `cannot load the model from ${source}`);
       const handle = api.view(Uint32Array, out, 1)[0];
-      return new InferenceSession(api, handle, loaded.build, loaded.threads, loaded.reason,
+      return new LocalSession(api, handle, loaded.build, loaded.threads, loaded.reason,
                                   { model: source, cache, bytes: bytes.length });
     } finally {
       api.free(data);
@@ -217,14 +215,14 @@ export class InferenceSession {
   }
 
   /** Where the last run (or the load, for fixed shapes) was placed, and why. */
-  get placement(): Placement {
+  get placement(): LocalPlacement {
     const handle = this.live('placement');
     const text = this.api.string(this.api.m._tandem_session_placement(handle));
-    return {
-      where: 'local', build: this.build, threads: this.threads, partitions: text.split('\n').filter((l) => l.length > 0),
-      reason: this.reason,
-    };
+    return { build: this.build, threads: this.threads, partitions: text.split('\n').filter((l) => l.length > 0), reason: this.reason };
   }
+
+  /** The wasm module's C API (the router lives there too). */
+  get wasm(): Api { return this.api; }
 
   /** IR version, producer, opsets and the operators of the graph as Tandem runs it (after fusions). */
   get modelInfo(): ModelInfo {
