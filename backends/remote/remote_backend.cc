@@ -42,11 +42,7 @@ class RemoteBackend final : public Backend {
   Result<std::unique_ptr<Executable>> compile(const graph::Graph& graph, const plan::Partition& partition,
                                               const CompileOptions&) override {
     size_t runnable = 0;  // nodes not folded away: the ones a partition may hold
-    for (const graph::Node& n : graph.nodes) {
-      bool folded = !n.outputs.empty();
-      for (graph::ValueId o : n.outputs) folded = folded && graph.values[static_cast<size_t>(o)].constant.has_value();
-      runnable += folded ? 0 : 1;
-    }
+    for (const graph::Node& n : graph.nodes) runnable += graph::is_folded(graph, n) ? 0 : 1;
     if (partition.nodes.size() != runnable) {
       return unsupported("the remote backend runs whole models only; give it alone in SessionOptions::backends");
     }

@@ -53,9 +53,7 @@ uint64_t node_flops(const graph::Graph& g, const graph::Node& n) {
 uint64_t estimate_flops(const graph::Graph& graph) {
   uint64_t total = 0;
   for (const graph::Node& n : graph.nodes) {
-    bool folded = !n.outputs.empty();  // nodes whose outputs were all folded to constants cost nothing
-    for (graph::ValueId o : n.outputs) folded = folded && graph.values[static_cast<size_t>(o)].constant.has_value();
-    if (!folded) total += node_flops(graph, n);
+    if (!graph::is_folded(graph, n)) total += node_flops(graph, n);  // folded nodes cost nothing
   }
   return total;
 }

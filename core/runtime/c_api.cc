@@ -72,6 +72,17 @@ tandem::SessionOptions to_session_options(const tandem_session_options* o) {
   return options;
 }
 
+// Outputs to the caller (who frees each): all of them, or none and an error.
+tandem_status hand_out(const tandem::NamedValues& values, tandem_tensor** outputs, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!values[i].second.is_tensor()) {
+      return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
+    }
+  }
+  for (size_t i = 0; i < count; ++i) outputs[i] = new tandem_tensor{values[i].second.tensor()};
+  return TANDEM_OK;
+}
+
 const tandem::ValueInfo* io_info(const tandem_session* s, int32_t is_output, size_t index) {
   if (s == nullptr) return nullptr;
   const auto& list = is_output ? s->session->outputs() : s->session->inputs();
@@ -261,12 +272,7 @@ tandem_status tandem_session_run(tandem_session* s, const tandem_tensor* const* 
     }
     auto r = s->session->run(feeds);
     if (!r.is_ok()) return fail(r.status());
-    for (size_t i = 0; i < output_count; ++i) {
-      if (!(*r)[i].second.is_tensor())
-        return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
-    }
-    for (size_t i = 0; i < output_count; ++i) outputs[i] = new tandem_tensor{(*r)[i].second.tensor()};
-    return TANDEM_OK;
+    return hand_out(*r, outputs, output_count);
   });
 }
 
@@ -403,12 +409,7 @@ tandem_status tandem_hybrid_run(tandem_hybrid* h, int32_t mode, int32_t deadline
       report->fallback_reason = h->fallback_reason.c_str();
     }
     if (!r.is_ok()) return fail(r.status());
-    for (size_t i = 0; i < output_count; ++i) {
-      if (!(*r)[i].second.is_tensor())
-        return fail(TANDEM_UNSUPPORTED, "output " + std::to_string(i) + " is not a tensor");
-    }
-    for (size_t i = 0; i < output_count; ++i) outputs[i] = new tandem_tensor{(*r)[i].second.tensor()};
-    return TANDEM_OK;
+    return hand_out(*r, outputs, output_count);
   });
 }
 
@@ -434,8 +435,7 @@ tandem_status tandem_route_decide(const tandem_route_facts* f, tandem_route_deci
     p.memory_cap_bytes = f->memory_cap_bytes;
     p.max_local_flops = f->max_local_flops;
     const tandem::route::RemoteHealth h{f->remote_configured != 0, f->remote_available != 0, str(f->remote_reason)};
-    const tandem::route::Placement d =
-        tandem::route::decide(m, {f->available_bytes, str(f->budget_source)}, p, h);
+    const tandem::route::Placement d = tandem::route::decide(m, {f->available_bytes, str(f->budget_source)}, p, h);
     thread_local std::string reason;
     reason = d.reason;
     out->primary = static_cast<int32_t>(d.primary);

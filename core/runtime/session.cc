@@ -1,12 +1,12 @@
 #include "core/runtime/session.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <limits>
 #include <set>
 
 #include "core/passes/passes.h"
 #include "core/plan/cost.h"
+#include "core/route/router.h"
 
 namespace tandem {
 
@@ -41,10 +41,14 @@ std::string shape_key(const std::vector<Shape>& shapes) {
 
 bool kind_matches(const graph::TypeInfo& t, const Value& v) {
   switch (t.kind) {
-    case graph::TypeInfo::Kind::kTensor: return v.is_tensor();
-    case graph::TypeInfo::Kind::kSequence: return v.is_sequence();
-    case graph::TypeInfo::Kind::kOptional: return true;
-    case graph::TypeInfo::Kind::kUnknown: return !v.empty();
+    case graph::TypeInfo::Kind::kTensor:
+      return v.is_tensor();
+    case graph::TypeInfo::Kind::kSequence:
+      return v.is_sequence();
+    case graph::TypeInfo::Kind::kOptional:
+      return true;
+    case graph::TypeInfo::Kind::kUnknown:
+      return !v.empty();
   }
   return false;
 }
@@ -87,8 +91,10 @@ Status Session::init(graph::Model model, SessionOptions options) {
   // Fusions every backend benefits from, now that constants are known.
   if (options_.optimize) TANDEM_RETURN_IF_ERROR(passes::optimize(g, passes::OptimizeOptions{}));
 
-  for (graph::ValueId id : g.inputs) inputs_.push_back({g.values[static_cast<size_t>(id)].name, g.values[static_cast<size_t>(id)].type});
-  for (graph::ValueId id : g.outputs) outputs_.push_back({g.values[static_cast<size_t>(id)].name, g.values[static_cast<size_t>(id)].type});
+  for (graph::ValueId id : g.inputs)
+    inputs_.push_back({g.values[static_cast<size_t>(id)].name, g.values[static_cast<size_t>(id)].type});
+  for (graph::ValueId id : g.outputs)
+    outputs_.push_back({g.values[static_cast<size_t>(id)].name, g.values[static_cast<size_t>(id)].type});
 
   // Fails early, with every unsupported operator named, before any input is seen.
   TANDEM_ASSIGN_OR_RETURN(partitions_, plan::partition_graph(g, options_.backends));
@@ -106,13 +112,7 @@ Status Session::init(graph::Model model, SessionOptions options) {
   return Status::ok();
 }
 
-namespace {
-std::string megabytes(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
-}  // namespace
+using route::megabytes;  // the one unit every memory message uses
 
 Status Session::check_memory_limit() {
   std::vector<Shape> shapes;
