@@ -67,8 +67,13 @@ class Server {
       const ssize_t n = read(out[0], buf, sizeof buf);
       if (n <= 0) break;
       text.append(buf, static_cast<size_t>(n));
-      const size_t at = text.find("listening on http://127.0.0.1:");
-      if (at != std::string::npos) port_ = std::atoi(text.c_str() + at + 30);
+      for (const char* scheme : {"http", "https"}) {
+        const std::string banner = std::string("listening on ") + scheme + "://127.0.0.1:";
+        const size_t at = text.find(banner);
+        if (at == std::string::npos) continue;
+        port_ = std::atoi(text.c_str() + at + banner.size());
+        scheme_ = scheme;
+      }
     }
     stdout_fd_ = out[0];  // kept open: the server must not get SIGPIPE for writing its log
   }
@@ -84,11 +89,12 @@ class Server {
     pid_ = -1;
   }
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
 
  private:
   pid_t pid_ = -1;
   int port_ = 0;
+  std::string scheme_ = "http";
   int stdout_fd_ = -1;
 };
 
@@ -541,6 +547,30 @@ TEST_F(Hybrid, ApiKey) {
   ASSERT_FALSE(refused.is_ok());
   EXPECT_NE(refused.status().message().find("HTTP 401"), std::string::npos) << refused.status().message();
   fs::remove(keys);
+}
+
+TEST_F(Hybrid, Tls) {
+  // A self-signed certificate for 127.0.0.1 (the openssl CLI, as the server's own tests do).
+  const fs::path dir = fs::temp_directory_path() / ("tandem-hybrid-tls-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+                          "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout " + key + " -out " + cert +
+                          " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  Server tls(*repo_, {"--tls-cert", cert, "--tls-key", key});
+  ASSERT_GT(tls.port(), 0);
+  ASSERT_EQ(tls.url().rfind("https://", 0), 0u);
+  RemoteOptions trusted;
+  trusted.ca_file = cert;
+  auto ok = client(tls.url(), trusted)->infer(mlp_feeds(12), Deadline::max(), nullptr);
+  EXPECT_TRUE(ok.is_ok()) << ok.status().to_string();
+  // Without the CA the handshake fails: a clear error, not a plaintext fallback.
+  auto untrusted = client(tls.url())->infer(mlp_feeds(12), Deadline::max(), nullptr);
+  ASSERT_FALSE(untrusted.is_ok());
+  EXPECT_EQ(untrusted.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(untrusted.status().message().find("certificate"), std::string::npos) << untrusted.status().message();
+  fs::remove_all(dir);
 }
 
 // ---- faults ------------------------------------------------------------------------------------
