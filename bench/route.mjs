@@ -3,7 +3,9 @@
 // path, and a remote call's overhead above the model's compute on loopback (binary tensor
 // extension vs JSON), for a 1x3x224x224 input (ResNet-18, MobileNetV2) and the seed MLP. The
 // in-process peer is onnxruntime-node on the same model and input (its run time is the compute a
-// remote call is compared with). Writes the "## Hybrid routing" section of BENCHMARKS.md.
+// remote call is compared with). Then a budget sweep: MLPs of 1-80 MB under budgets of 64 MB-8 GB,
+// placed by `tandem run --memory-cap`, with the peak RSS of what ran locally. Writes the
+// "## Hybrid routing" section of BENCHMARKS.md.
 //
 //   node bench/route.mjs [--runs 30] [--rounds 5] [--out BENCHMARKS.md] [--models resnet18,mobilenetv2,seed_mlp]
 //
@@ -40,11 +42,23 @@ const file = (n) => (n === 'seed_mlp' ? path.join(REPO, 'tests/models/generated/
   : path.join(REPO, 'tests/models/generated', `${n}.onnx`));
 for (const n of names) if (!existsSync(file(n))) die(`missing ${file(n)}; run tests/models/prepare.sh`);
 
+// The budget sweep's models: MLPs of 1 to 80 MB (scripts/make_seed_mlp.py --sizes), made once.
+const SWEEP_DIR = path.join(REPO, 'bench/out/models');
+const SWEEP = [['mlp_1mb', null], ['mlp_15mb', '784,2048,1024,10'], ['mlp_46mb', '784,4096,2048,10'], ['mlp_80mb', '784,4096,4096,10']];
+const BUDGETS = [['64M', 64], ['128M', 128], ['256M', 256], ['8G', 8192]];
+mkdirSync(SWEEP_DIR, { recursive: true });
+for (const [n, sizes] of SWEEP) {
+  const f = path.join(SWEEP_DIR, `${n}.onnx`);
+  if (existsSync(f)) continue;
+  const r = spawnSync('/usr/bin/python3', [path.join(REPO, 'scripts/make_seed_mlp.py'), f, ...(sizes ? ['--sizes', sizes] : [])], { encoding: 'utf8' });
+  if (r.status !== 0) die(`cannot generate ${f}: ${r.stderr}`);
+}
+
 const repo = path.join(os.tmpdir(), `tandem-route-bench-${process.pid}`);
 rmSync(repo, { recursive: true, force: true });
-for (const n of names) {
+for (const [n, f] of [...names.map((n) => [n, file(n)]), ...SWEEP.map(([n]) => [n, path.join(SWEEP_DIR, `${n}.onnx`)])]) {
   mkdirSync(path.join(repo, n, '1'), { recursive: true });
-  symlinkSync(file(n), path.join(repo, n, '1', 'model.onnx'));
+  symlinkSync(f, path.join(repo, n, '1', 'model.onnx'));
 }
 server = spawn(TANDEM, ['serve', '--host', '127.0.0.1', '--http-port', '0', '--model-repository', repo, '--no-access-log'],
   { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,6 +110,31 @@ for (const n of names) {
   rows.push(res);
   console.log(`decision ${res.decision_ns.toFixed(0)} ns, remote overhead binary ${res.remote_binary.overhead_ms.toFixed(3)} ms, json ${res.remote_json.overhead_ms.toFixed(3)} ms`);
 }
+// Budget sweep: `tandem run --memory-cap B` places each model; its peak RSS says what a local
+// run really took. Local need = a local-only run's peak RSS - the 1 MB model's (the process itself).
+function tandemRun(model, extra) {
+  const r = spawnSync(TANDEM, ['run', model, '--remote', url, '--seed', '1', ...extra], { encoding: 'utf8' });
+  if (r.status !== 0) die(`tandem run ${model} ${extra.join(' ')} failed:\n${r.stderr}`);
+  return {
+    placed: (r.stdout.match(/^placement (\w+)/m) ?? [])[1],
+    ran: (r.stdout.match(/^ran on\s+(\w+)/m) ?? [])[1],
+    rss: Number((r.stdout.match(/^memory\s+peak RSS ([\d.]+) MB/m) ?? [])[1]),
+  };
+}
+process.stdout.write('bench/route: budget sweep ... ');
+const sweep = [];
+const localRss = Object.fromEntries(SWEEP.map(([n]) => [n, tandemRun(path.join(SWEEP_DIR, `${n}.onnx`), ['--placement', 'local']).rss]));
+const baseRss = localRss.mlp_1mb;
+for (const [n] of SWEEP) {
+  const need = Math.max(0, localRss[n] - baseRss);
+  for (const [cap, mb] of BUDGETS) {
+    const r = tandemRun(path.join(SWEEP_DIR, `${n}.onnx`), ['--memory-cap', cap]);
+    const ok = r.placed === 'local' ? need <= mb : need > mb;
+    sweep.push({ model: n, cap, mb, need, ...r, ok });
+  }
+}
+console.log(`${sweep.filter((x) => x.ok).length} of ${sweep.length} as expected`);
+
 server.removeAllListeners('exit');
 server.kill('SIGTERM');
 rmSync(repo, { recursive: true, force: true });
@@ -126,7 +165,19 @@ for (const r of image) {
   L.push(`- remote overhead <= 1 ms above compute, 1x3x224x224, binary, ${r.model}: **${r.remote_binary.overhead_ms <= 1 ? 'met' : 'not met'}** ` +
     `(${f(r.remote_binary.overhead_ms)} ms; JSON ${f(r.remote_json.overhead_ms)} ms, ${f(r.remote_json.overhead_ms / r.remote_binary.overhead_ms, 1)}x the binary overhead).`);
 }
-L.push('- never a local out-of-memory, never remote when local fits (models 1-90 MB x budgets 64 MB-8 GB): checked by the `Router.NeverLocalWhenTooLargeNeverRemoteWhenItFits` sweep in the unit tests, against the estimate `ModelFacts::local_bytes_needed()` that the session also enforces at load (`SessionOptions::memory_limit_bytes`).');
+const wrong = sweep.filter((x) => !x.ok);
+L.push(`- never a local out-of-memory, never remote when local fits (MLPs of 1-80 MB x budgets of 64 MB-8 GB, measured below): ` +
+  `**${wrong.length === 0 ? 'met' : `not met in ${wrong.length} of ${sweep.length} cases`}**. The unit test ` +
+  '`Router.NeverLocalWhenTooLargeNeverRemoteWhenItFits` checks the same rule against the estimate over 1-90 MB x 64 MB-8 GB.');
+L.push('');
+L.push('### Budget sweep (`tandem run --memory-cap B --remote URL`)', '');
+L.push(`Local need = peak RSS of a local-only run - peak RSS of the 1 MB model's run (${f(baseRss, 1)} MB: the process itself). ` +
+  'Placement is decided before the weights are read (file size), then again on the memory plan.', '');
+L.push('| model | local need (measured) | budget | placement | ran on | peak RSS | as it should be |');
+L.push('|---|---|---|---|---|---|---|');
+for (const x of sweep) {
+  L.push(`| ${x.model} | ${f(x.need, 1)} MB | ${x.cap} | ${x.placed} | ${x.ran} | ${f(x.rss, 1)} MB | ${x.ok ? 'yes' : '**no**'} |`);
+}
 L.push('');
 writeSection(out, L[0], L.join('\n'));
 console.log(`bench/route: wrote "${L[0]}" to ${out}`);

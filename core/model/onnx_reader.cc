@@ -86,24 +86,29 @@ void get_repeated(pbf_reader& msg, std::vector<T>& out, pbf_wire_type single_typ
 }
 
 void get_int64s(pbf_reader& msg, std::vector<int64_t>& out, const char* what) {
-  get_repeated(msg, out, pbf_wire_type::varint, [](pbf_reader& m) { return m.get_packed_int64(); },
-               [](pbf_reader& m) { return m.get_int64(); }, what);
+  get_repeated(
+      msg, out, pbf_wire_type::varint, [](pbf_reader& m) { return m.get_packed_int64(); },
+      [](pbf_reader& m) { return m.get_int64(); }, what);
 }
 void get_int32s(pbf_reader& msg, std::vector<int32_t>& out, const char* what) {
-  get_repeated(msg, out, pbf_wire_type::varint, [](pbf_reader& m) { return m.get_packed_int32(); },
-               [](pbf_reader& m) { return m.get_int32(); }, what);
+  get_repeated(
+      msg, out, pbf_wire_type::varint, [](pbf_reader& m) { return m.get_packed_int32(); },
+      [](pbf_reader& m) { return m.get_int32(); }, what);
 }
 void get_uint64s(pbf_reader& msg, std::vector<uint64_t>& out, const char* what) {
-  get_repeated(msg, out, pbf_wire_type::varint, [](pbf_reader& m) { return m.get_packed_uint64(); },
-               [](pbf_reader& m) { return m.get_uint64(); }, what);
+  get_repeated(
+      msg, out, pbf_wire_type::varint, [](pbf_reader& m) { return m.get_packed_uint64(); },
+      [](pbf_reader& m) { return m.get_uint64(); }, what);
 }
 void get_floats(pbf_reader& msg, std::vector<float>& out, const char* what) {
-  get_repeated(msg, out, pbf_wire_type::fixed32, [](pbf_reader& m) { return m.get_packed_float(); },
-               [](pbf_reader& m) { return m.get_float(); }, what);
+  get_repeated(
+      msg, out, pbf_wire_type::fixed32, [](pbf_reader& m) { return m.get_packed_float(); },
+      [](pbf_reader& m) { return m.get_float(); }, what);
 }
 void get_doubles(pbf_reader& msg, std::vector<double>& out, const char* what) {
-  get_repeated(msg, out, pbf_wire_type::fixed64, [](pbf_reader& m) { return m.get_packed_double(); },
-               [](pbf_reader& m) { return m.get_double(); }, what);
+  get_repeated(
+      msg, out, pbf_wire_type::fixed64, [](pbf_reader& m) { return m.get_packed_double(); },
+      [](pbf_reader& m) { return m.get_double(); }, what);
 }
 
 bool safe_relative_path(const std::string& p) {
@@ -138,13 +143,27 @@ class Decoder {
     int64_t location = 0;
     while (msg.next()) {
       switch (msg.tag()) {
-        case 1: get_int64s(msg, dims, "TensorProto.dims"); break;
-        case 2: data_type = static_cast<int32_t>(get_int64(msg, "TensorProto.data_type")); break;
-        case 4: get_floats(msg, floats, "TensorProto.float_data"); break;
-        case 5: get_int32s(msg, int32s, "TensorProto.int32_data"); break;
-        case 6: strings.push_back(get_string(msg, "TensorProto.string_data")); break;
-        case 7: get_int64s(msg, int64s, "TensorProto.int64_data"); break;
-        case 8: name = get_string(msg, "TensorProto.name"); break;
+        case 1:
+          get_int64s(msg, dims, "TensorProto.dims");
+          break;
+        case 2:
+          data_type = static_cast<int32_t>(get_int64(msg, "TensorProto.data_type"));
+          break;
+        case 4:
+          get_floats(msg, floats, "TensorProto.float_data");
+          break;
+        case 5:
+          get_int32s(msg, int32s, "TensorProto.int32_data");
+          break;
+        case 6:
+          strings.push_back(get_string(msg, "TensorProto.string_data"));
+          break;
+        case 7:
+          get_int64s(msg, int64s, "TensorProto.int64_data");
+          break;
+        case 8:
+          name = get_string(msg, "TensorProto.name");
+          break;
         case 9: {
           expect_wire(msg, pbf_wire_type::length_delimited, "TensorProto.raw_data");
           auto v = msg.get_view();
@@ -152,21 +171,31 @@ class Decoder {
           has_raw = true;
           break;
         }
-        case 10: get_doubles(msg, doubles, "TensorProto.double_data"); break;
-        case 11: get_uint64s(msg, uint64s, "TensorProto.uint64_data"); break;
+        case 10:
+          get_doubles(msg, doubles, "TensorProto.double_data");
+          break;
+        case 11:
+          get_uint64s(msg, uint64s, "TensorProto.uint64_data");
+          break;
         case 13: {
           pbf_reader entry = get_message(msg, "TensorProto.external_data");
           std::string key, value;
           while (entry.next()) {
-            if (entry.tag() == 1) key = get_string(entry, "external_data.key");
-            else if (entry.tag() == 2) value = get_string(entry, "external_data.value");
-            else skip(entry);
+            if (entry.tag() == 1)
+              key = get_string(entry, "external_data.key");
+            else if (entry.tag() == 2)
+              value = get_string(entry, "external_data.value");
+            else
+              skip(entry);
           }
           external[key] = value;
           break;
         }
-        case 14: location = get_int64(msg, "TensorProto.data_location"); break;
-        default: skip(msg);
+        case 14:
+          location = get_int64(msg, "TensorProto.data_location");
+          break;
+        default:
+          skip(msg);
       }
     }
     const std::string where = context + (name.empty() ? "" : " '" + name + "'");
@@ -191,8 +220,8 @@ class Decoder {
     Tensor t = std::move(allocated).value();
     auto count_check = [&](size_t have) {
       if (have != numel) {
-        fail(where + " holds " + std::to_string(have) + " values but its shape " + shape_to_string(dims) +
-             " needs " + std::to_string(numel));
+        fail(where + " holds " + std::to_string(have) + " values but its shape " + shape_to_string(dims) + " needs " +
+             std::to_string(numel));
       }
     };
     if (dtype == DType::kString) {
@@ -224,8 +253,10 @@ class Decoder {
       case DType::kUInt64:
         count_check(uint64s.size());
         for (size_t i = 0; i < numel; ++i) {
-          if (dtype == DType::kUInt32) t.data<uint32_t>()[i] = static_cast<uint32_t>(uint64s[i]);
-          else t.data<uint64_t>()[i] = uint64s[i];
+          if (dtype == DType::kUInt32)
+            t.data<uint32_t>()[i] = static_cast<uint32_t>(uint64s[i]);
+          else
+            t.data<uint64_t>()[i] = uint64s[i];
         }
         break;
       default:  // int32_data carries every type of 32 bits or fewer
@@ -233,14 +264,28 @@ class Decoder {
         for (size_t i = 0; i < numel; ++i) {
           const int32_t v = int32s[i];
           switch (dtype) {
-            case DType::kInt32: t.data<int32_t>()[i] = v; break;
-            case DType::kInt16: t.data<int16_t>()[i] = static_cast<int16_t>(v); break;
-            case DType::kUInt16: case DType::kFloat16: case DType::kBFloat16:
-              t.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
-            case DType::kInt8: t.data<int8_t>()[i] = static_cast<int8_t>(v); break;
-            case DType::kUInt8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
-            case DType::kBool: t.data<bool>()[i] = v != 0; break;
-            default: fail(where + " has no data for dtype " + dtype_name(dtype));
+            case DType::kInt32:
+              t.data<int32_t>()[i] = v;
+              break;
+            case DType::kInt16:
+              t.data<int16_t>()[i] = static_cast<int16_t>(v);
+              break;
+            case DType::kUInt16:
+            case DType::kFloat16:
+            case DType::kBFloat16:
+              t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
+              break;
+            case DType::kInt8:
+              t.data<int8_t>()[i] = static_cast<int8_t>(v);
+              break;
+            case DType::kUInt8:
+              t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+              break;
+            case DType::kBool:
+              t.data<bool>()[i] = v != 0;
+              break;
+            default:
+              fail(where + " has no data for dtype " + dtype_name(dtype));
           }
         }
     }
@@ -253,10 +298,17 @@ class Decoder {
     Shape dims;
     while (msg.next()) {
       switch (msg.tag()) {
-        case 1: values = tensor(get_message(msg, "SparseTensorProto.values"), context + " values"); break;
-        case 2: indices = tensor(get_message(msg, "SparseTensorProto.indices"), context + " indices"); break;
-        case 3: get_int64s(msg, dims, "SparseTensorProto.dims"); break;
-        default: skip(msg);
+        case 1:
+          values = tensor(get_message(msg, "SparseTensorProto.values"), context + " values");
+          break;
+        case 2:
+          indices = tensor(get_message(msg, "SparseTensorProto.indices"), context + " indices");
+          break;
+        case 3:
+          get_int64s(msg, dims, "SparseTensorProto.dims");
+          break;
+        default:
+          skip(msg);
       }
     }
     if (!values.defined() || !indices.defined()) fail(context + ": sparse tensor lacks values or indices");
@@ -308,13 +360,19 @@ class Decoder {
               info.has_shape = true;
               pbf_reader shape = get_message(tt, "TypeProto.Tensor.shape");
               while (shape.next()) {
-                if (shape.tag() != 1) { skip(shape); continue; }
+                if (shape.tag() != 1) {
+                  skip(shape);
+                  continue;
+                }
                 pbf_reader dim = get_message(shape, "TensorShapeProto.dim");
                 graph::Dim d;
                 while (dim.next()) {
-                  if (dim.tag() == 1) d.value = get_int64(dim, "Dimension.dim_value");
-                  else if (dim.tag() == 2) d.symbol = get_string(dim, "Dimension.dim_param");
-                  else skip(dim);
+                  if (dim.tag() == 1)
+                    d.value = get_int64(dim, "Dimension.dim_value");
+                  else if (dim.tag() == 2)
+                    d.symbol = get_string(dim, "Dimension.dim_param");
+                  else
+                    skip(dim);
                 }
                 if (d.value < 0) d.value = -1;
                 info.dims.push_back(std::move(d));
@@ -352,7 +410,8 @@ class Decoder {
           info.kind = TypeInfo::Kind::kOptional;
           break;
         }
-        default: skip(msg);
+        default:
+          skip(msg);
       }
     }
     return info;
@@ -369,14 +428,29 @@ class Decoder {
     std::vector<pbf_reader> node_msgs, input_msgs, output_msgs, vi_msgs, init_msgs, sparse_msgs;
     while (msg.next()) {
       switch (msg.tag()) {
-        case 1: node_msgs.push_back(get_message(msg, "GraphProto.node")); break;
-        case 2: g->name = get_string(msg, "GraphProto.name"); break;
-        case 5: init_msgs.push_back(get_message(msg, "GraphProto.initializer")); break;
-        case 11: input_msgs.push_back(get_message(msg, "GraphProto.input")); break;
-        case 12: output_msgs.push_back(get_message(msg, "GraphProto.output")); break;
-        case 13: vi_msgs.push_back(get_message(msg, "GraphProto.value_info")); break;
-        case 15: sparse_msgs.push_back(get_message(msg, "GraphProto.sparse_initializer")); break;
-        default: skip(msg);
+        case 1:
+          node_msgs.push_back(get_message(msg, "GraphProto.node"));
+          break;
+        case 2:
+          g->name = get_string(msg, "GraphProto.name");
+          break;
+        case 5:
+          init_msgs.push_back(get_message(msg, "GraphProto.initializer"));
+          break;
+        case 11:
+          input_msgs.push_back(get_message(msg, "GraphProto.input"));
+          break;
+        case 12:
+          output_msgs.push_back(get_message(msg, "GraphProto.output"));
+          break;
+        case 13:
+          vi_msgs.push_back(get_message(msg, "GraphProto.value_info"));
+          break;
+        case 15:
+          sparse_msgs.push_back(get_message(msg, "GraphProto.sparse_initializer"));
+          break;
+        default:
+          skip(msg);
       }
     }
     const std::string gname = "graph '" + g->name + "'";
@@ -385,8 +459,10 @@ class Decoder {
       pbf_reader copy = m;
       std::string name;
       while (copy.next()) {
-        if (copy.tag() == 8) name = get_string(copy, "TensorProto.name");
-        else skip(copy);
+        if (copy.tag() == 8)
+          name = get_string(copy, "TensorProto.name");
+        else
+          skip(copy);
       }
       if (name.empty()) fail(gname + " has an initializer without a name");
       Tensor t = tensor(m, "initializer");
@@ -402,8 +478,10 @@ class Decoder {
         if (copy.tag() == 1) {
           pbf_reader vals = get_message(copy, "SparseTensorProto.values");
           while (vals.next()) {
-            if (vals.tag() == 8) name = get_string(vals, "TensorProto.name");
-            else skip(vals);
+            if (vals.tag() == 8)
+              name = get_string(vals, "TensorProto.name");
+            else
+              skip(vals);
           }
         } else {
           skip(copy);
@@ -418,9 +496,12 @@ class Decoder {
       std::string name;
       TypeInfo info;
       while (m.next()) {
-        if (m.tag() == 1) name = get_string(m, what);
-        else if (m.tag() == 2) info = type(get_message(m, "ValueInfoProto.type"));
-        else skip(m);
+        if (m.tag() == 1)
+          name = get_string(m, what);
+        else if (m.tag() == 2)
+          info = type(get_message(m, "ValueInfoProto.type"));
+        else
+          skip(m);
       }
       return {name, info};
     };
@@ -482,13 +563,26 @@ class Decoder {
     std::vector<pbf_reader> attr_msgs;
     while (msg.next()) {
       switch (msg.tag()) {
-        case 1: inputs.push_back(get_string(msg, "NodeProto.input")); break;
-        case 2: outputs.push_back(get_string(msg, "NodeProto.output")); break;
-        case 3: n.name = get_string(msg, "NodeProto.name"); break;
-        case 4: n.op_type = get_string(msg, "NodeProto.op_type"); break;
-        case 5: attr_msgs.push_back(get_message(msg, "NodeProto.attribute")); break;
-        case 7: n.domain = get_string(msg, "NodeProto.domain"); break;
-        default: skip(msg);
+        case 1:
+          inputs.push_back(get_string(msg, "NodeProto.input"));
+          break;
+        case 2:
+          outputs.push_back(get_string(msg, "NodeProto.output"));
+          break;
+        case 3:
+          n.name = get_string(msg, "NodeProto.name");
+          break;
+        case 4:
+          n.op_type = get_string(msg, "NodeProto.op_type");
+          break;
+        case 5:
+          attr_msgs.push_back(get_message(msg, "NodeProto.attribute"));
+          break;
+        case 7:
+          n.domain = get_string(msg, "NodeProto.domain");
+          break;
+        default:
+          skip(msg);
       }
     }
     if (n.domain == "ai.onnx") n.domain.clear();
@@ -521,35 +615,75 @@ class Decoder {
     bool has_graph = false;
     while (msg.next()) {
       switch (msg.tag()) {
-        case 1: a.name = get_string(msg, "AttributeProto.name"); break;
-        case 2: expect_wire(msg, pbf_wire_type::fixed32, "AttributeProto.f"); a.f = msg.get_float(); break;
-        case 3: a.i = get_int64(msg, "AttributeProto.i"); break;
-        case 4: a.s = get_string(msg, "AttributeProto.s"); break;
-        case 5: a.t = tensor(get_message(msg, "AttributeProto.t"), owner + " attribute tensor"); break;
-        case 6: single_graph = get_message(msg, "AttributeProto.g"); has_graph = true; break;
-        case 7: get_floats(msg, a.floats, "AttributeProto.floats"); break;
-        case 8: get_int64s(msg, a.ints, "AttributeProto.ints"); break;
-        case 9: a.strings.push_back(get_string(msg, "AttributeProto.strings")); break;
-        case 10: a.tensors.push_back(tensor(get_message(msg, "AttributeProto.tensors"), owner + " attribute tensor")); break;
-        case 11: graphs.push_back(get_message(msg, "AttributeProto.graphs")); break;
-        case 20: a.type = static_cast<Attribute::Type>(get_int64(msg, "AttributeProto.type")); has_type = true; break;
-        case 21: a.ref_attr_name = get_string(msg, "AttributeProto.ref_attr_name"); break;
-        case 22: a.t = sparse_tensor(get_message(msg, "AttributeProto.sparse_tensor"), owner + " sparse attribute"); break;
-        default: skip(msg);
+        case 1:
+          a.name = get_string(msg, "AttributeProto.name");
+          break;
+        case 2:
+          expect_wire(msg, pbf_wire_type::fixed32, "AttributeProto.f");
+          a.f = msg.get_float();
+          break;
+        case 3:
+          a.i = get_int64(msg, "AttributeProto.i");
+          break;
+        case 4:
+          a.s = get_string(msg, "AttributeProto.s");
+          break;
+        case 5:
+          a.t = tensor(get_message(msg, "AttributeProto.t"), owner + " attribute tensor");
+          break;
+        case 6:
+          single_graph = get_message(msg, "AttributeProto.g");
+          has_graph = true;
+          break;
+        case 7:
+          get_floats(msg, a.floats, "AttributeProto.floats");
+          break;
+        case 8:
+          get_int64s(msg, a.ints, "AttributeProto.ints");
+          break;
+        case 9:
+          a.strings.push_back(get_string(msg, "AttributeProto.strings"));
+          break;
+        case 10:
+          a.tensors.push_back(tensor(get_message(msg, "AttributeProto.tensors"), owner + " attribute tensor"));
+          break;
+        case 11:
+          graphs.push_back(get_message(msg, "AttributeProto.graphs"));
+          break;
+        case 20:
+          a.type = static_cast<Attribute::Type>(get_int64(msg, "AttributeProto.type"));
+          has_type = true;
+          break;
+        case 21:
+          a.ref_attr_name = get_string(msg, "AttributeProto.ref_attr_name");
+          break;
+        case 22:
+          a.t = sparse_tensor(get_message(msg, "AttributeProto.sparse_tensor"), owner + " sparse attribute");
+          break;
+        default:
+          skip(msg);
       }
     }
     if (a.name.empty()) fail(owner + " has an attribute without a name");
     if (has_graph) a.g = graph(single_graph, g.opsets, true, depth + 1);
     for (pbf_reader& gm : graphs) a.graphs.push_back(graph(gm, g.opsets, true, depth + 1));
     if (!has_type) {  // IR < 3 files omit the type; infer it from what is set
-      if (a.g) a.type = Attribute::Type::kGraph;
-      else if (a.t.defined()) a.type = Attribute::Type::kTensor;
-      else if (!a.floats.empty()) a.type = Attribute::Type::kFloats;
-      else if (!a.ints.empty()) a.type = Attribute::Type::kInts;
-      else if (!a.strings.empty()) a.type = Attribute::Type::kStrings;
-      else if (!a.s.empty()) a.type = Attribute::Type::kString;
-      else if (a.f != 0) a.type = Attribute::Type::kFloat;
-      else a.type = Attribute::Type::kInt;
+      if (a.g)
+        a.type = Attribute::Type::kGraph;
+      else if (a.t.defined())
+        a.type = Attribute::Type::kTensor;
+      else if (!a.floats.empty())
+        a.type = Attribute::Type::kFloats;
+      else if (!a.ints.empty())
+        a.type = Attribute::Type::kInts;
+      else if (!a.strings.empty())
+        a.type = Attribute::Type::kStrings;
+      else if (!a.s.empty())
+        a.type = Attribute::Type::kString;
+      else if (a.f != 0)
+        a.type = Attribute::Type::kFloat;
+      else
+        a.type = Attribute::Type::kInt;
     }
     if (static_cast<int>(a.type) < 0 || static_cast<int>(a.type) > 14) {
       fail(owner + " attribute '" + a.name + "' has unknown type " + std::to_string(static_cast<int>(a.type)));
@@ -566,21 +700,39 @@ class Decoder {
     while (msg.next()) {
       saw_field = true;
       switch (msg.tag()) {
-        case 1: m.ir_version = get_int64(msg, "ModelProto.ir_version"); break;
-        case 2: m.producer_name = get_string(msg, "ModelProto.producer_name"); break;
-        case 3: m.producer_version = get_string(msg, "ModelProto.producer_version"); break;
-        case 4: m.domain = get_string(msg, "ModelProto.domain"); break;
-        case 5: m.model_version = get_int64(msg, "ModelProto.model_version"); break;
-        case 6: m.doc_string = get_string(msg, "ModelProto.doc_string"); break;
-        case 7: graph_msg = get_message(msg, "ModelProto.graph"); has_graph = true; break;
+        case 1:
+          m.ir_version = get_int64(msg, "ModelProto.ir_version");
+          break;
+        case 2:
+          m.producer_name = get_string(msg, "ModelProto.producer_name");
+          break;
+        case 3:
+          m.producer_version = get_string(msg, "ModelProto.producer_version");
+          break;
+        case 4:
+          m.domain = get_string(msg, "ModelProto.domain");
+          break;
+        case 5:
+          m.model_version = get_int64(msg, "ModelProto.model_version");
+          break;
+        case 6:
+          m.doc_string = get_string(msg, "ModelProto.doc_string");
+          break;
+        case 7:
+          graph_msg = get_message(msg, "ModelProto.graph");
+          has_graph = true;
+          break;
         case 8: {
           pbf_reader os = get_message(msg, "ModelProto.opset_import");
           std::string domain;
           int64_t version = 0;
           while (os.next()) {
-            if (os.tag() == 1) domain = get_string(os, "OperatorSetIdProto.domain");
-            else if (os.tag() == 2) version = get_int64(os, "OperatorSetIdProto.version");
-            else skip(os);
+            if (os.tag() == 1)
+              domain = get_string(os, "OperatorSetIdProto.domain");
+            else if (os.tag() == 2)
+              version = get_int64(os, "OperatorSetIdProto.version");
+            else
+              skip(os);
           }
           if (domain == "ai.onnx") domain.clear();
           opsets[domain] = version;
@@ -590,14 +742,18 @@ class Decoder {
           pbf_reader entry = get_message(msg, "ModelProto.metadata_props");
           std::string key, value;
           while (entry.next()) {
-            if (entry.tag() == 1) key = get_string(entry, "metadata.key");
-            else if (entry.tag() == 2) value = get_string(entry, "metadata.value");
-            else skip(entry);
+            if (entry.tag() == 1)
+              key = get_string(entry, "metadata.key");
+            else if (entry.tag() == 2)
+              value = get_string(entry, "metadata.value");
+            else
+              skip(entry);
           }
           m.metadata[key] = value;
           break;
         }
-        default: skip(msg);
+        default:
+          skip(msg);
       }
     }
     if (!saw_field) fail("the file is empty or not an ONNX model");
@@ -684,6 +840,13 @@ Result<std::vector<uint8_t>> read_file(const std::string& path, uint64_t max_byt
   if (f == nullptr) return not_found("cannot open '" + path + "': " + std::strerror(errno));
   std::vector<uint8_t> bytes;
   try {
+    // Reserve the file's size: growing by doubling would copy the bytes read so far each time,
+    // holding up to twice a large model while loading (the router budgets one copy).
+    if (std::fseek(f, 0, SEEK_END) == 0) {
+      const long size = std::ftell(f);
+      if (size > 0 && static_cast<uint64_t>(size) <= max_bytes) bytes.reserve(static_cast<size_t>(size));
+      std::rewind(f);
+    }
     uint8_t chunk[1 << 16];
     size_t n;
     while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) {
@@ -725,23 +888,28 @@ Result<Value> decode_value(std::span<const uint8_t> bytes, TypeInfo::Kind kind, 
   return guarded([&]() -> Result<Value> {
     Decoder d(options);
     std::function<Value(pbf_reader, TypeInfo::Kind, int)> decode = [&](pbf_reader msg, TypeInfo::Kind k,
-                                                                        int depth) -> Value {
+                                                                       int depth) -> Value {
       if (depth > 8) fail("value nests too deeply");
       if (k == TypeInfo::Kind::kTensor || k == TypeInfo::Kind::kUnknown) return Value(d.tensor(msg, "tensor"));
       if (k == TypeInfo::Kind::kSequence) {  // SequenceProto: tensor_values = 3
         std::vector<Tensor> items;
         while (msg.next()) {
-          if (msg.tag() == 3) items.push_back(d.tensor(get_message(msg, "SequenceProto.tensor_values"), "tensor"));
-          else skip(msg);
+          if (msg.tag() == 3)
+            items.push_back(d.tensor(get_message(msg, "SequenceProto.tensor_values"), "tensor"));
+          else
+            skip(msg);
         }
         return Value::sequence(std::move(items));
       }
       // OptionalProto: elem_type = 2, tensor_value = 3, sequence_value = 5
       Value v = Value::none();
       while (msg.next()) {
-        if (msg.tag() == 3) v = Value(d.tensor(get_message(msg, "OptionalProto.tensor_value"), "tensor"));
-        else if (msg.tag() == 5) v = decode(get_message(msg, "OptionalProto.sequence_value"), TypeInfo::Kind::kSequence, depth + 1);
-        else skip(msg);
+        if (msg.tag() == 3)
+          v = Value(d.tensor(get_message(msg, "OptionalProto.tensor_value"), "tensor"));
+        else if (msg.tag() == 5)
+          v = decode(get_message(msg, "OptionalProto.sequence_value"), TypeInfo::Kind::kSequence, depth + 1);
+        else
+          skip(msg);
       }
       return v;
     };

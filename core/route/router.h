@@ -49,6 +49,7 @@ struct ModelFacts {
   // Bytes a local load and run needs at its peak. Before the plan: twice the file (the bytes
   // read plus the weights decoded from them; a packing backend's copy takes their place once the
   // read buffer is freed). With the plan: also weights twice (decoded and packed) + arena + io.
+  // Both with headroom for the packed layout (1/16 of the weights) and 1 MiB.
   uint64_t local_bytes_needed() const;
 };
 

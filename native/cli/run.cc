@@ -52,6 +52,19 @@ Result<std::string> read_api_key(const std::string& file) {
   return key;
 }
 
+// This process's peak resident set (VmHWM in /proc/self/status), in KiB; 0 when unknown.
+long peak_rss_kb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  long kb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb;
+}
+
 // `run` through a HybridSession: local or remote by the router, with the placement and where each
 // call ran printed.
 Result<NamedValues> run_hybrid(const std::string& path, const Options& opts) {
@@ -88,6 +101,12 @@ Result<NamedValues> run_hybrid(const std::string& path, const Options& opts) {
                 r.queue_ms, r.compute_ms, r.network_ms);
   } else {
     std::printf("time      %.3f ms (compute %.3f ms)\n", r.total_ms, r.compute_ms);
+  }
+  // What the process really used at its peak, next to the budget the router was given. VmHWM,
+  // not getrusage's ru_maxrss: that one keeps the forking parent's high-water mark across exec.
+  if (const long kb = peak_rss_kb(); kb > 0) {
+    std::printf("memory    peak RSS %.1f MB (budget %s)\n", static_cast<double>(kb) / 1024.0,
+                p.budget_bytes ? route::megabytes(p.budget_bytes).c_str() : "unknown");
   }
   return out;
 }
