@@ -55,6 +55,19 @@ export interface Placement {
   partitions?: string[];
   /** The remote endpoint, when one is configured. */
   remote?: string;
+  /** What the device offered when the session was placed. */
+  device: DeviceFacts;
+}
+
+export interface DeviceFacts {
+  /** Bytes the wasm heap could still give (the 4 GiB wasm32 ceiling minus what is in use). */
+  heapBytes: number;
+  /** navigator.deviceMemory (GB, rounded by the browser), or null outside browsers. */
+  deviceMemoryGB: number | null;
+  /** Free storage for the model cache (navigator.storage.estimate), or null when unknown. */
+  storageFreeBytes: number | null;
+  /** Whether the page may use threads (SharedArrayBuffer); null outside browsers. */
+  crossOriginIsolated: boolean | null;
 }
 
 export interface RunReport {
@@ -128,6 +141,23 @@ async function downloadSize(model: string | URL | ArrayBuffer | ArrayBufferView)
   return 0;
 }
 
+async function deviceFacts(api: Api): Promise<DeviceFacts> {
+  const nav = (globalThis as { navigator?: { deviceMemory?: number; storage?: { estimate?: () => Promise<{ quota?: number; usage?: number }> } } }).navigator;
+  let storageFreeBytes: number | null = null;
+  try {
+    const e = !isNode ? await nav?.storage?.estimate?.() : undefined;
+    if (e?.quota !== undefined) storageFreeBytes = Math.max(0, e.quota - (e.usage ?? 0));
+  } catch {
+    // estimate() is unavailable (insecure context): unknown
+  }
+  return {
+    heapBytes: api.available(),
+    deviceMemoryGB: !isNode && Number(nav?.deviceMemory) > 0 ? Number(nav!.deviceMemory) : null,
+    storageFreeBytes,
+    crossOriginIsolated: isNode ? null : Boolean((globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated),
+  };
+}
+
 // What this device can give a model: the wasm heap, lowered (in browsers) to half of
 // navigator.deviceMemory, since a tab shares the device with everything else.
 function deviceBudget(api: Api): { bytes: number; source: string } {
@@ -157,7 +187,7 @@ export class InferenceSession {
   private constructor(private readonly model: string | URL | ArrayBuffer | ArrayBufferView,
                       private readonly options: SessionOptions, private readonly api: Api,
                       private readonly remote: RemoteModel | null, private readonly facts: Facts,
-                      private readonly budget: { bytes: number; source: string },
+                      private readonly budget: { bytes: number; source: string }, private readonly device: DeviceFacts,
                       local: LocalSession | null, signature: RemoteSignature | null, placed: Decision) {
     this.local = local;
     this.placed = placed;
@@ -187,6 +217,7 @@ export class InferenceSession {
     const api = new Api(loaded.module);
     const facts: Facts = { localCopy: true, downloadBytes, planned: false, weightBytes: 0, arenaBytes: 0, ioBytes: 0, flops: 0, localFailure: '' };
     const budget = deviceBudget(api);
+    const device = await deviceFacts(api);
     const decide = (down?: string) => InferenceSession.decide(api, facts, budget, options, remote, options.placement, options.privacy, down);
     const emit = (kind: RouteEvent['kind'], side: Side, reason: string) => options.onRoute?.({ kind, side, reason });
 
@@ -227,7 +258,7 @@ export class InferenceSession {
     if (placed.primary === 'none') {
       throw Object.assign(new Error(`cannot run the model anywhere: ${placed.reason}`), { code: facts.localFailure ? 'out_of_memory' : 'unavailable' });
     }
-    return new InferenceSession(model, options, api, remote, facts, budget, box.local, signature, placed);
+    return new InferenceSession(model, options, api, remote, facts, budget, device, box.local, signature, placed);
   }
 
   /** Where calls go by default, and why. */
@@ -239,6 +270,7 @@ export class InferenceSession {
       neededBytes: p.neededBytes, budgetBytes: p.budgetBytes, budgetSource: this.budget.source,
       ...(lp ? { build: lp.build, threads: lp.threads, partitions: lp.partitions } : {}),
       ...(this.remote ? { remote: this.remote.describe() } : {}),
+      device: this.device,
     };
   }
 

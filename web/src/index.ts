@@ -5,7 +5,7 @@
 import { currentDiagnostics, Diagnostics, getDiagnostics, paths } from './runtime.js';
 
 export { InferenceSession } from './hybrid.js';
-export type { Placement, PlacementMode, RouteEvent, RunOptions, RunReport, SessionOptions } from './hybrid.js';
+export type { DeviceFacts, Placement, PlacementMode, RouteEvent, RunOptions, RunReport, SessionOptions } from './hybrid.js';
 export type { ModelInfo, ValueMetadata } from './session.js';
 export { RemoteError } from './remote.js';
 export type { RemoteOptions } from './remote.js';

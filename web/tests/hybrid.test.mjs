@@ -114,6 +114,8 @@ describe('hybrid InferenceSession against tandem serve', () => {
     assert.equal(s.placement.fallback, 'remote');
     assert.match(s.placement.reason, /^prefer-local: local, needs [\d.]+ MB of [\d.]+ MB available/);
     assert.ok(s.placement.partitions.length > 0);
+    assert.ok(s.placement.device.heapBytes > 0, JSON.stringify(s.placement.device));
+    assert.equal(s.placement.device.crossOriginIsolated, null, 'outside browsers');
     await s.run(mlpInput());
     assert.equal(s.lastRun.ranOn, 'local');
     assert.match(s.lastRun.where, /^local \(xnnpack/);
