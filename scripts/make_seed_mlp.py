@@ -13,7 +13,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def main(path, sizes):
+def main(path, sizes=(784, 256, 128, 10)):
     rng = np.random.default_rng(2026)
     inits, nodes = [], []
     prev = "input"
@@ -42,7 +42,7 @@ def main(path, sizes):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    sizes = [784, 256, 128, 10]
+    sizes = (784, 256, 128, 10)
     if "--sizes" in args:
         i = args.index("--sizes")
         sizes = [int(v) for v in args[i + 1].split(",")]
