@@ -12,6 +12,13 @@ bool TypeInfo::shape_known() const {
   return true;
 }
 
+Shape TypeInfo::smallest_shape() const {
+  Shape s;
+  s.reserve(dims.size());
+  for (const Dim& d : dims) s.push_back(d.known() ? d.value : 1);
+  return s;
+}
+
 Shape TypeInfo::concrete_shape() const {
   Shape s;
   s.reserve(dims.size());

@@ -37,6 +37,8 @@ struct TypeInfo {
 
   bool shape_known() const;  // every dim known
   Shape concrete_shape() const;  // requires shape_known()
+  // Symbolic dimensions taken as 1: the shape planners and random feeds assume when none is given.
+  Shape smallest_shape() const;
   static TypeInfo tensor(DType t, const Shape& s);
   std::string to_string() const;  // "float32[1, 3, ?]"
 };

@@ -96,11 +96,7 @@ Status HybridSession::load_local() {
   local_ = std::move(loaded).value();
   // The plan's numbers replace the file-size estimate (symbolic dimensions taken as 1).
   std::map<std::string, Shape> shapes;
-  for (const ValueInfo& in : local_->inputs()) {
-    Shape s;
-    for (const graph::Dim& d : in.type.dims) s.push_back(d.known() ? d.value : 1);
-    shapes[in.name] = s;
-  }
+  for (const ValueInfo& in : local_->inputs()) shapes[in.name] = in.type.smallest_shape();
   if (auto mf = local_->memory_facts(shapes); mf.is_ok()) {
     facts_.planned = true;
     facts_.weight_bytes = mf->weight_bytes;

@@ -293,6 +293,13 @@ tandem::route::Mode to_mode(int32_t m) {
   }
 }
 
+// The C enums mirror the C++ ones value for value.
+static_assert(static_cast<int>(tandem::route::RouteEvent::Kind::kPlaced) == TANDEM_ROUTE_PLACED &&
+              static_cast<int>(tandem::route::RouteEvent::Kind::kFallback) == TANDEM_ROUTE_FALLBACK &&
+              static_cast<int>(tandem::route::RouteEvent::Kind::kRan) == TANDEM_ROUTE_RAN);
+static_assert(static_cast<int>(tandem::route::Side::kLocal) == TANDEM_SIDE_LOCAL &&
+              static_cast<int>(tandem::route::Side::kRemote) == TANDEM_SIDE_REMOTE);
+
 bool valid_mode(int32_t m) { return m >= TANDEM_PREFER_LOCAL && m <= TANDEM_REMOTE_ONLY; }
 std::string str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
 
@@ -328,6 +335,11 @@ tandem_status tandem_hybrid_open(const char* path, const tandem_hybrid_options* 
     h.policy.memory_cap_bytes = o->memory_cap_bytes;
     h.local.threads = o->threads;
     h.deadline_ms = o->deadline_ms;
+    if (o->on_route != nullptr) {
+      h.on_route = [cb = o->on_route, user = o->on_route_user_data](const tandem::route::RouteEvent& e) {
+        cb(user, static_cast<int32_t>(e.kind), static_cast<int32_t>(e.side), e.reason.c_str());
+      };
+    }
     if (!str(o->remote_url).empty()) {
       tandem::route::RemoteOptions r;
       r.url = str(o->remote_url);

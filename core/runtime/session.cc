@@ -118,9 +118,7 @@ Status Session::check_memory_limit() {
   std::vector<Shape> shapes;
   for (const ValueInfo& in : inputs_) {
     if (in.type.kind != graph::TypeInfo::Kind::kTensor || !in.type.has_shape) return Status::ok();  // cannot plan
-    Shape s;
-    for (const graph::Dim& d : in.type.dims) s.push_back(d.known() ? d.value : 1);
-    shapes.push_back(std::move(s));
+    shapes.push_back(in.type.smallest_shape());
   }
   std::lock_guard<std::mutex> lock(mutex_);
   auto sp = plan_for(shapes);

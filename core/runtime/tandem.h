@@ -113,6 +113,15 @@ typedef enum tandem_side { TANDEM_SIDE_NONE = 0, TANDEM_SIDE_LOCAL = 1, TANDEM_S
 
 typedef struct tandem_hybrid tandem_hybrid;
 
+typedef enum tandem_route_event {
+  TANDEM_ROUTE_PLACED = 0,   /* the default placement was decided (or changed) */
+  TANDEM_ROUTE_FALLBACK = 1, /* a call failed on one side and goes to `side` */
+  TANDEM_ROUTE_RAN = 2       /* a call finished on `side` */
+} tandem_route_event;
+
+/* kind: a tandem_route_event; side: a tandem_side. */
+typedef void (*tandem_route_callback)(void* user_data, int32_t kind, int32_t side, const char* reason);
+
 /* Fill with tandem_hybrid_options_init. Strings are copied; NULL or "" = unset. */
 typedef struct tandem_hybrid_options {
   uint32_t struct_size;        /* sizeof(tandem_hybrid_options) */
@@ -128,6 +137,10 @@ typedef struct tandem_hybrid_options {
   const char* ca_file;
   int32_t binary;              /* 1 = binary tensor extension (default), 0 = JSON */
   int32_t retries;             /* only where the model provably did not run; default 2 */
+  /* Optional: told where calls are placed, each fallback and where each run ran, as it happens
+   * (the onRoute hook). Called on the thread that opens or runs; `reason` lives for the call. */
+  tandem_route_callback on_route;
+  void* on_route_user_data;
 } tandem_hybrid_options;
 
 void tandem_hybrid_options_init(tandem_hybrid_options* options);

@@ -128,9 +128,7 @@ Result<std::unique_ptr<Session>> open_session(const std::string& path, const Opt
 
 Shape shape_for(const ValueInfo& in, const std::map<std::string, Shape>& overrides) {
   if (auto it = overrides.find(in.name); it != overrides.end()) return it->second;
-  Shape s;
-  for (const auto& d : in.type.dims) s.push_back(d.known() ? d.value : 1);
-  return s;
+  return in.type.smallest_shape();
 }
 
 Result<NamedValues> make_feeds(const std::vector<ValueInfo>& inputs, const Options& opts, std::ostream* log) {

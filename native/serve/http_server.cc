@@ -405,6 +405,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     write(std::move(r));
   }
 
+  bool origin_allowed(const std::string& origin) const {
+    const auto& allowed = server_->options.allow_origins;
+    return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return a == "*" || a == origin; });
+  }
+
   void set_path(const std::string& target) {
     const size_t q = target.find('?');
     path_ = q == std::string::npos ? target : target.substr(0, q);
@@ -432,6 +437,24 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       r.headers.emplace_back(std::move(name), std::string(f.value()));
     }
     r.body = std::move(req.body());
+    cors_origin_.clear();
+    if (const std::string* origin = r.header("origin"); origin != nullptr && origin_allowed(*origin)) {
+      cors_origin_ = *origin;
+      // A preflight (OPTIONS with Access-Control-Request-Method) is answered here: the API
+      // itself has no OPTIONS routes.
+      if (r.method == "OPTIONS" && r.header("access-control-request-method") != nullptr) {
+        HttpResponse pre;
+        pre.status = 204;
+        pre.content_type.clear();
+        pre.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, OPTIONS");
+        const std::string* asked = r.header("access-control-request-headers");
+        pre.headers.emplace_back("Access-Control-Allow-Headers",
+                                 asked != nullptr ? *asked : std::string("content-type"));
+        pre.headers.emplace_back("Access-Control-Max-Age", "600");
+        handed_out_ = false;
+        return write(std::move(pre));
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(server_->mu);
       ++server_->in_flight;
@@ -462,8 +485,15 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     res_.version(11);
     res_.result(static_cast<unsigned>(resp.status));
     res_.set(http::field::server, "tandem");
-    res_.set(http::field::content_type, resp.content_type);
+    if (!resp.content_type.empty()) res_.set(http::field::content_type, resp.content_type);
     for (const auto& [k, v] : resp.headers) res_.set(k, v);
+    if (!cors_origin_.empty()) {
+      res_.set(http::field::access_control_allow_origin, cors_origin_);
+      res_.set(http::field::vary, "Origin");
+      res_.set(http::field::access_control_expose_headers,
+               "Inference-Header-Content-Length, Server-Timing, X-Request-Id, Retry-After, Content-Length");
+      res_.set("Timing-Allow-Origin", cors_origin_);
+    }
     // The id may come from the request body ("id"): echo it only when it cannot split the header.
     const bool header_safe = std::none_of(resp.request_id.begin(), resp.request_id.end(),
                                           [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
@@ -474,7 +504,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     // as the server closes it (Node's fetch keeps idle sockets 4 s otherwise).
     if (keep) res_.set(http::field::keep_alive, server_->keep_alive_hint);
     res_.body() = std::move(resp.body);
-    res_.prepare_payload();
+    if (resp.head_content_length >= 0)
+      res_.content_length(static_cast<uint64_t>(resp.head_content_length));
+    else
+      res_.prepare_payload();
     bytes_out_ = res_.body().size();
     tcp_().expires_after(server_->options.write_timeout);
     http::async_write(stream_, res_, beast::bind_front_handler(&Connection::on_write, shared_from_this()));
@@ -487,6 +520,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     handed_out_ = false;
     written_for_current_ = false;
     request_id_.clear();
+    cors_origin_.clear();
     started_ = {};
     if (ec) return close();
     if (!res_.keep_alive()) return linger_close();
@@ -559,6 +593,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   bool handed_out_ = false, written_for_current_ = false;
   Clock::time_point started_{};
   std::string remote_, method_, path_, request_id_;
+  std::string cors_origin_;  // the current request's Origin, when allowed (answers carry CORS headers)
   int status_ = 0;
   size_t bytes_in_ = 0, bytes_out_ = 0;
 };

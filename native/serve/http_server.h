@@ -33,6 +33,8 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::string request_id;  // for the access log; also sent as X-Request-Id when set
+  // An answer to HEAD: the Content-Length of the body a GET would get (`body` stays empty).
+  int64_t head_content_length = -1;
 };
 
 // Answers one request; must be called exactly once, from any thread.
@@ -58,6 +60,11 @@ struct HttpOptions {
   // With TLS, also set: mutual TLS. Every client must present a certificate that chains to a CA
   // in this PEM file, or the handshake fails (--tls-client-ca).
   std::string tls_client_ca_file;
+  // Cross-origin callers (CORS) allowed to call from pages: exact origins ("https://app.example")
+  // or "*". Their preflights are answered here, and every answer to them names the origin and
+  // exposes the headers a client needs (Inference-Header-Content-Length, Server-Timing, ...).
+  // Empty: no CORS headers, so browsers keep pages on other origins out.
+  std::vector<std::string> allow_origins;
   // Told the status of every response written, the server's own 4xx included (for metrics).
   std::function<void(int status)> on_response;
 };

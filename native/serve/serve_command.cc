@@ -19,6 +19,7 @@
 #include "native/serve/metrics.h"
 #include "native/serve/oip.h"
 #include "native/serve/repository.h"
+#include "native/serve/static_files.h"
 #ifdef TANDEM_HAS_GRPC
 #include "native/serve/grpc/grpc_service.h"
 #endif
@@ -39,7 +40,7 @@ int usage() {
          "                    [--api-key-file FILE] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
          "                    [--metrics-port N]\n"
          "                    [--grpc-port N] [--no-access-log] [--strict-readiness true|false (true)]\n"
-         "                    [--backend B] [--threads N]\n"
+         "                    [--backend B] [--threads N] [--static DIR] [--allow-origin ORIGIN|*]...\n"
          "\n"
          "  Serves DIR/<model>/<version>/model.onnx over the Open Inference Protocol v2 (REST).\n"
          "  --model-dir DIR --model-name NAME: one model, the one .onnx file in DIR (as version 1) or\n"
@@ -58,6 +59,9 @@ int usage() {
       << (TANDEM_SERVE_DEFAULT_REPOSITORY[0] ? TANDEM_SERVE_DEFAULT_REPOSITORY : "none in this build")
       << ").\n"
          "  API keys: --api-key-file (one per line) and/or TANDEM_API_KEYS (comma-separated).\n"
+         "  --static DIR: also serve the files under DIR (GET/HEAD outside /v2 and /metrics, no API key,\n"
+         "  cross-origin isolated): a web page and the package it imports, on the models' origin.\n"
+         "  --allow-origin: pages on this origin (repeatable, or '*') may call the API (CORS).\n"
          "  --strict-readiness: /v2/health/ready (and gRPC ServerReady) is false while a model's last\n"
          "  load failed, as Triton's default; false: ready once the server has tried every model.\n"
          "  --backend "
@@ -83,7 +87,7 @@ bool parse_num(const std::string& text, long long lo, long long hi, long long* o
 
 int cmd_serve(int argc, char** argv) {
   HttpOptions http;
-  std::string repo_dir, model_dir, model_name, key_file, backend = "auto";
+  std::string repo_dir, model_dir, model_name, key_file, static_dir, backend = "auto";
   long long threads = 0, max_queue = 64, drain_ms = 30000;
   int metrics_port = -1;  // -1: no metrics listener
   bool strict_readiness = true;
@@ -125,7 +129,14 @@ int cmd_serve(int argc, char** argv) {
       key_file = v;
     else if (a == "--backend")
       backend = v;
-    else if (a == "--strict-readiness") {
+    else if (a == "--static")
+      static_dir = v;
+    else if (a == "--allow-origin") {
+      if (v.empty() || (v != "*" && v.find("://") == std::string::npos)) {
+        return bad("--allow-origin takes an origin such as http://localhost:5173, or '*', got '" + v + "'");
+      }
+      http.allow_origins.push_back(v);
+    } else if (a == "--strict-readiness") {
       if (v != "true" && v != "false") return bad("--strict-readiness takes true or false, got '" + v + "'");
       strict_readiness = v == "true";
     } else if (a == "--tls-cert")
@@ -195,6 +206,12 @@ int cmd_serve(int argc, char** argv) {
   if (!auth.is_ok()) return bad(auth.status().message());
   auto backends = backends_named(backend);
   if (!backends.is_ok()) return bad("--backend: " + backends.status().message());
+  std::optional<StaticFiles> static_files;
+  if (!static_dir.empty()) {
+    auto sf = StaticFiles::open(static_dir);
+    if (!sf.is_ok()) return bad(sf.status().message());
+    static_files.emplace(std::move(sf).value());
+  }
 
   // Signals are taken by sigwait() below; block them before any thread starts so none of the
   // server's threads is interrupted by them.
@@ -216,8 +233,10 @@ int cmd_serve(int argc, char** argv) {
   const std::string& root = model_dir.empty() ? repo_dir : model_dir;
   Repository repository(root, ro, &metrics);
   OipService service(&repository, &metrics, &*auth);
-  HttpServer server(
-      http, [&service](HttpRequest&& req, Responder respond) { service.handle(std::move(req), std::move(respond)); });
+  HttpServer server(http, [&service, &static_files](HttpRequest&& req, Responder respond) {
+    if (static_files && StaticFiles::wants(req)) return respond(static_files->serve(req));
+    service.handle(std::move(req), std::move(respond));
+  });
   // Listen first so /v2/health/live answers while models load; ready turns true after.
   const Status st = server.start();
   if (!st.is_ok()) return bad(st.message());

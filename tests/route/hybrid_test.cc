@@ -756,9 +756,23 @@ TEST_F(Hybrid, CApi) {
   o.remote_url = url.c_str();
   o.remote_model = "seed_mlp";
   o.memory_cap_bytes = 512 * 1024;
+  struct Seen {
+    int32_t kind, side;
+    std::string reason;
+  };
+  std::vector<Seen> events;
+  o.on_route = [](void* user, int32_t kind, int32_t side, const char* reason) {
+    static_cast<std::vector<Seen>*>(user)->push_back({kind, side, reason});
+  };
+  o.on_route_user_data = &events;
   tandem_hybrid* h = nullptr;
   ASSERT_EQ(tandem_hybrid_open(kSeedMlp.c_str(), &o, &h), TANDEM_OK) << tandem_last_error();
   EXPECT_EQ(tandem_hybrid_placement_side(h), TANDEM_SIDE_REMOTE);
+  ASSERT_FALSE(events.empty()) << "the callback hears the placement";
+  EXPECT_EQ(events[0].kind, TANDEM_ROUTE_PLACED);
+  EXPECT_EQ(events[0].side, TANDEM_SIDE_REMOTE);
+  EXPECT_NE(events[0].reason.find("memory cap 0.5 MB"), std::string::npos) << events[0].reason;
+  events.clear();
   EXPECT_NE(std::string(tandem_hybrid_placement_reason(h)).find("memory cap 0.5 MB"), std::string::npos);
   ASSERT_EQ(tandem_hybrid_input_count(h), 1u);
   EXPECT_STREQ(tandem_hybrid_input_name(h, 0), "input");
@@ -778,6 +792,9 @@ TEST_F(Hybrid, CApi) {
   for (int i = 0; i < 10; ++i) sum += static_cast<const float*>(tandem_tensor_data(out))[i];
   EXPECT_NEAR(sum, 1.0f, 1e-5);  // softmax
   tandem_tensor_free(out);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back().kind, TANDEM_ROUTE_RAN);
+  EXPECT_EQ(events.back().side, TANDEM_SIDE_REMOTE);
   // local-only for this call: the cap forbids it, with the reason.
   EXPECT_EQ(tandem_hybrid_run(h, TANDEM_LOCAL_ONLY, 0, &in, 1, &out, 1, &r), TANDEM_UNAVAILABLE);
   EXPECT_NE(std::string(tandem_last_error()).find("cannot run locally"), std::string::npos) << tandem_last_error();

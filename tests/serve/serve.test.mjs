@@ -7,7 +7,7 @@
 //   TANDEM_BINARY=build/serve-dev/tandem node --test tests/serve/serve.test.mjs
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -918,6 +918,76 @@ describe('TLS and the metrics port', () => {
     const api = await httpsRequest(srv, 'GET', '/metrics');
     assert.equal(api.status, 200);
     assert.match(api.text, /tandem_http_responses_total/);
+  });
+});
+
+describe('static files and CORS', () => {
+  let srv;
+  let site;
+  const ORIGIN = 'http://app.example:5173';
+  before(async () => {
+    site = path.join(tmp, 'site');
+    mkdirSync(path.join(site, 'pkg'), { recursive: true });
+    writeFileSync(path.join(site, 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(path.join(site, 'pkg', 'm.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]));
+    writeFileSync(path.join(tmp, 'secret.txt'), 'outside the site');
+    symlinkSync(path.join(tmp, 'secret.txt'), path.join(site, 'link.txt'));
+    srv = await startServer({ args: ['--static', site, '--allow-origin', ORIGIN] });
+  });
+
+  test('pages, wasm and HEAD from --static; the API still answers beside them', async () => {
+    const page = await get(srv, '/');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /^text\/html/);
+    assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    assert.equal(page.headers.get('cross-origin-opener-policy'), 'same-origin');
+    const wasm = await fetch(`${srv.base}/pkg/m.wasm`);
+    assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+    assert.equal((await wasm.arrayBuffer()).byteLength, 8);
+    const head = await fetch(`${srv.base}/pkg/m.wasm`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '8');
+    assert.equal((await get(srv, '/missing.js')).status, 404);
+    assert.equal((await get(srv, '/v2/health/live')).status, 200);
+    assert.equal((await get(srv, '/v2/models/seed_mlp')).json.name, 'seed_mlp');
+  });
+
+  test('paths out of the site (.., encoded, backslash, symlink) are refused', async () => {
+    for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/pkg/%2E%2E/%2e%2e/secret.txt', '/..%5csecret.txt', '/link.txt', '/a%00b']) {
+      const r = await raw(srv.port, `GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.ok([400, 403, 404].includes(r.status), `${p}: ${r.response.slice(0, 80)}`);
+      assert.ok(!r.response.includes('outside the site'), p);
+    }
+    await assertLive(srv);
+  });
+
+  test('an allowed origin gets its preflight and CORS headers; others get none', async () => {
+    const pre = await fetch(`${srv.base}/v2/models/seed_mlp/infer`, { method: 'OPTIONS', headers: {
+      origin: ORIGIN, 'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type,inference-header-content-length,authorization' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-origin'), ORIGIN);
+    assert.match(pre.headers.get('access-control-allow-methods'), /POST/);
+    assert.match(pre.headers.get('access-control-allow-headers'), /inference-header-content-length/);
+    const r = await post(srv, '/v2/models/seed_mlp/infer', mlpRequest(mlpInput(1), 1), { origin: ORIGIN });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('access-control-allow-origin'), ORIGIN);
+    assert.match(r.headers.get('access-control-expose-headers'), /Inference-Header-Content-Length/);
+    assert.match(r.headers.get('access-control-expose-headers'), /Server-Timing/);
+    const other = await post(srv, '/v2/models/seed_mlp/infer', mlpRequest(mlpInput(1), 1), { origin: 'http://evil.example' });
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    const none = await fetch(`${srv.base}/v2`, { method: 'OPTIONS', headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(none.headers.get('access-control-allow-origin'), null);
+  });
+
+  test('a --static that is not a directory, or a bad --allow-origin, is exit 2 with the reason', async () => {
+    let r = await startFailure(['--static', path.join(tmp, 'secret.txt')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--static .* is not a directory/);
+    r = await startFailure(['--allow-origin', 'example.com']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--allow-origin takes an origin/);
   });
 });
 

@@ -9,15 +9,16 @@
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "backends/remote/oip_codec.h"
 #include "native/lib/backends.h"
 #include "native/serve/auth.h"
 #include "native/serve/http_server.h"
 #include "native/serve/metrics.h"
 #include "native/serve/repository.h"
 #include "native/serve/scheduler.h"
-#include "backends/remote/oip_codec.h"
 #include "tests/unit/model_builder.h"
 
 namespace tandem::serve {
@@ -399,6 +400,43 @@ TEST_F(SchedulerTest, StopDrainsQueuedJobsAndRefusesNewOnes) {
   late.feeds = {{"input", Value(input(1, 0))}};
   late.done = [](JobResult) {};
   EXPECT_EQ(sched.submit(std::move(late)).code(), StatusCode::kUnavailable);
+}
+
+// Many clients at once on several instances, with and without batching: every job is answered
+// (none lost between a submit and a sleeping worker), and within a bound, not at shutdown.
+TEST_F(SchedulerTest, ConcurrentClientsAreAllAnswered) {
+  for (const bool batch : {false, true}) {
+    std::vector<std::unique_ptr<Session>> sessions;
+    for (int i = 0; i < 3; ++i) sessions.push_back(session());
+    BatchingConfig cfg;
+    cfg.max_queue_size = 1024;
+    cfg.max_batch_size = batch ? 4 : 1;
+    cfg.max_queue_delay = std::chrono::milliseconds(2);
+    Scheduler sched("test", std::move(sessions), cfg, /*batchable=*/true, [](int64_t, uint64_t) {});
+    constexpr int kClients = 6, kPerClient = 40;
+    Collector c;
+    c.expected = kClients * kPerClient;
+    c.results.resize(c.expected);
+    std::vector<std::thread> clients;
+    for (int t = 0; t < kClients; ++t) {
+      clients.emplace_back([&, t] {
+        for (int k = 0; k < kPerClient; ++k) {
+          Job job;
+          job.feeds = {{"input", Value(input(1 + (k % 3), k))}};
+          job.done = c.slot(static_cast<size_t>(t * kPerClient + k));
+          EXPECT_TRUE(sched.submit(std::move(job)).is_ok());
+          if (k % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300 * (t + 1)));
+        }
+      });
+    }
+    for (auto& th : clients) th.join();
+    {
+      std::unique_lock<std::mutex> lock(c.mu);
+      ASSERT_TRUE(c.cv.wait_for(lock, std::chrono::seconds(60), [&] { return c.done == c.expected; }))
+          << (batch ? "batching: " : "") << c.done << " of " << c.expected << " answered before stop";
+    }
+    for (const JobResult& r : c.results) EXPECT_EQ(r.outcome, JobOutcome::kDone);
+  }
 }
 
 TEST(Scheduler, FullQueueRefuses) {

@@ -24,6 +24,15 @@ export interface RemoteOptions {
   breakerCooldownMs?: number;
 }
 
+// A page on another origin sees a server without CORS headers as unreachable: say so.
+function corsHint(url: string): string {
+  const page = (globalThis as { location?: { origin?: string } }).location?.origin;
+  if (!page || page === 'null') return '';
+  let server: string;
+  try { server = new URL(url).origin; } catch { return ''; }
+  return server === page ? '' : ` From a page on ${page}, the server must also allow that origin (CORS; tandem serve --allow-origin ${page}).`;
+}
+
 export interface RemoteSignature {
   inputs: Array<{ name: string; type: TensorType; shape: number[] }>;
   outputs: Array<{ name: string; type: TensorType; shape: number[] }>;
@@ -181,7 +190,7 @@ export class RemoteModel {
           throw new RemoteError(`${this.describe()}: no answer within the deadline (${Math.max(0, Math.round(left))} ms)`, 'deadline_exceeded');
         }
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        throw new RemoteError(`${this.describe()}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?`, 'unavailable');
+        throw new RemoteError(`${this.describe()}: cannot reach the server (${cause?.code ?? cause?.message ?? (e as Error).message}); is it running?${corsHint(this.o.url)}`, 'unavailable');
       }
       clearTimeout(timer);
       const wait = (50 << attempt) * (1 + Math.random() / 2);

@@ -5,7 +5,6 @@
 //
 //   node --test web/tests/hybrid.test.mjs
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -15,37 +14,18 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { readNpy } from '../../tests/models/npy.mjs';
+import { startTandemServe } from './tandem_serve.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const GEN = path.join(REPO, 'tests', 'models', 'generated');
 const SEED_MLP = path.join(GEN, 'seed_mlp.onnx');
 const MOBILENET = path.join(GEN, 'mobilenetv2.onnx');
-const BINARY = path.join(REPO, process.env.TANDEM_BINARY ?? 'build/native/tandem');
 const DIST = path.join(REPO, 'web', 'dist', 'index.js');
 
 const { InferenceSession, Tensor } = await import(pathToFileURL(DIST).href);
 
-function startServer(repo) {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: build the native preset first (scripts/test native)`);
-  const child = spawn(BINARY, ['serve', '--host', '127.0.0.1', '--http-port', '0', '--model-repository', repo, '--no-access-log'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (d) => { log += d; });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`tandem serve did not start:\n${log}`)), 20000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child, kill: () => new Promise((r) => { child.once('exit', r); child.kill('SIGKILL'); }) });
-      }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`tandem serve exited ${code}:\n${log}`)); });
-  });
-}
+const startServer = (repo) => startTandemServe(repo);
 
 // A loopback server that counts connections and answers as `handler` says (null: never answers).
 function faultServer(handler) {
