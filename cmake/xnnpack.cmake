@@ -39,3 +39,12 @@ endif()
 
 # Third-party code is built with its own flags: no -Werror, no sanitizers.
 add_subdirectory(${XNNPACK_SOURCE} ${CMAKE_BINARY_DIR}/xnnpack EXCLUDE_FROM_ALL SYSTEM)
+# XNNPACK's Debug config logs every operator at level 5 to stdout. stdout is tandem serve's
+# one-line protocol (the port), and a parent that stops reading it after that line would block
+# the logging thread once the pipe fills (a debug-build server froze mid-request so). Errors and
+# warnings only (to stderr) in Debug; nothing otherwise, as before.
+if(TARGET logging)
+  set(TANDEM_XNN_LOG "XNN_LOG_LEVEL=$<IF:$<CONFIG:Debug>,3,0>")
+  set_target_properties(logging PROPERTIES COMPILE_DEFINITIONS "${TANDEM_XNN_LOG}" INTERFACE_COMPILE_DEFINITIONS
+                                                                                   "${TANDEM_XNN_LOG}")
+endif()

@@ -1,7 +1,9 @@
 #include "core/route/router.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 namespace tandem::route {
 
@@ -136,6 +138,27 @@ Placement decide(const ModelFacts& model, const DeviceBudget& device, const Poli
       return place(Side::kNone, Side::kNone, "cannot run remotely (" + far.why + ") nor locally (" + local.why + ")");
   }
   return p;
+}
+
+Result<uint64_t> parse_bytes(std::string_view text) {
+  const std::string t(text);
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(t.c_str(), &end);
+  double unit = 1;
+  const std::string suffix = end == nullptr ? "" : std::string(end);
+  if (suffix == "K" || suffix == "k")
+    unit = 1024.0;
+  else if (suffix == "M" || suffix == "m")
+    unit = 1024.0 * 1024;
+  else if (suffix == "G" || suffix == "g")
+    unit = 1024.0 * 1024 * 1024;
+  else if (!suffix.empty())
+    unit = -1;
+  if (t.empty() || end == t.c_str() || errno != 0 || unit < 0 || !(v > 0) || v * unit > 1e18) {
+    return invalid_argument("--memory-cap takes a size such as 64M, 1.5G or 1000000 (bytes), got '" + t + "'");
+  }
+  return static_cast<uint64_t>(v * unit);
 }
 
 }  // namespace tandem::route

@@ -83,5 +83,7 @@ Placement decide(const ModelFacts& model, const DeviceBudget& device, const Poli
 
 // "12.3 MB" (MiB, one decimal): the unit every reason uses.
 std::string megabytes(uint64_t bytes);
+// "64M", "1.5G", "512K", "1000000": bytes (K, M, G are powers of 1024); for --memory-cap options.
+Result<uint64_t> parse_bytes(std::string_view text);
 
 }  // namespace tandem::route

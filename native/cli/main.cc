@@ -78,28 +78,6 @@ tandem::Result<tandem::Shape> parse_dims(const std::string& text) {
   return s;
 }
 
-// "64M", "1.5G", "512K", "1000000": bytes (K, M, G are powers of 1024).
-tandem::Result<uint64_t> parse_bytes(const std::string& text) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text.c_str(), &end);
-  double unit = 1;
-  const std::string suffix = end == nullptr ? "" : std::string(end);
-  if (suffix == "K" || suffix == "k")
-    unit = 1024.0;
-  else if (suffix == "M" || suffix == "m")
-    unit = 1024.0 * 1024;
-  else if (suffix == "G" || suffix == "g")
-    unit = 1024.0 * 1024 * 1024;
-  else if (!suffix.empty())
-    unit = -1;
-  if (text.empty() || end == text.c_str() || errno != 0 || unit < 0 || !(v > 0) || v * unit > 1e18) {
-    return tandem::invalid_argument("--memory-cap takes a size such as 64M, 1.5G or 1000000 (bytes), got '" + text +
-                                    "'");
-  }
-  return static_cast<uint64_t>(v * unit);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,7 +159,7 @@ int main(int argc, char** argv) {
         return bad_option("--deadline-ms takes a whole number of milliseconds >= 1, got '" + v + "'");
       opts.deadline_ms = static_cast<int>(n);
     } else if (a == "--memory-cap") {
-      auto bytes = parse_bytes(v);
+      auto bytes = tandem::route::parse_bytes(v);
       if (!bytes.is_ok()) return bad_option(bytes.status().message());
       opts.memory_cap = *bytes;
       opts.hybrid = true;

@@ -9,8 +9,6 @@
 namespace tandem::serve {
 namespace {
 
-constexpr std::chrono::milliseconds kIdleRecheck{50};
-
 uint64_t ns_between(Clock::time_point a, Clock::time_point b) {
   return b > a ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()) : 0;
 }
@@ -236,10 +234,7 @@ void Scheduler::worker(Session* session, size_t index) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       ++idle_workers_;
-      // Re-checks the queue now and then even without a wakeup: glibc before 2.41 can lose a
-      // pthread_cond_signal (sourceware bug 25847; Debian 12 ships 2.36), and a request queued
-      // behind a lost signal would otherwise wait for the next arrival, or forever.
-      while (!stopping_ && queue_.empty()) cv_.wait_for(lock, kIdleRecheck);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       --idle_workers_;
       if (queue_.empty()) return;  // stopping, and everything queued has run
       batch = take_batch(lock, index);

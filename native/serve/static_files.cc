@@ -42,6 +42,7 @@ std::string mime_type(const fs::path& file) {
       {".htm", "text/html; charset=utf-8"},
       {".js", "text/javascript; charset=utf-8"},
       {".mjs", "text/javascript; charset=utf-8"},
+      {".cjs", "text/javascript; charset=utf-8"},
       {".css", "text/css; charset=utf-8"},
       {".json", "application/json; charset=utf-8"},
       {".map", "application/json; charset=utf-8"},

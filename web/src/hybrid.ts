@@ -120,7 +120,12 @@ function modeCode(mode: PlacementMode | undefined): number {
 async function downloadSize(model: string | URL | ArrayBuffer | ArrayBufferView): Promise<number> {
   if (model instanceof ArrayBuffer) return model.byteLength;
   if (ArrayBuffer.isView(model)) return model.byteLength;
-  const href = model instanceof URL ? model.href : model;
+  let href = model instanceof URL ? model.href : model;
+  // A page's relative URL ('./models/m.onnx') is sized like the absolute one it stands for.
+  const base = (globalThis as { location?: { href?: string } }).location?.href;
+  if (!isNode && base && !/^[a-z][a-z0-9+.-]*:/i.test(href)) {
+    try { href = new URL(href, base).href; } catch { /* not a URL: left as given */ }
+  }
   if (/^(https?):/i.test(href)) {
     try {
       const r = await fetch(href, { method: 'HEAD' });
