@@ -120,6 +120,17 @@ std::string report_json(const route::RunReport& r) {
   return o.str();
 }
 
+// The --json file: the placement, where the calls ran, and one entry per input file.
+void write_results(const std::string& path, const route::HybridSession& session, const Tally& tally,
+                   const std::string& key, const std::vector<std::string>& items) {
+  std::ofstream f(path);
+  f << "{\"placement\":" << json_str(route::side_name(session.placement().primary))
+    << ",\"reason\":" << json_str(session.placement().reason) << ",\"local\":" << tally.local
+    << ",\"remote\":" << tally.remote << ",\"" << key << "\":[";
+  for (size_t k = 0; k < items.size(); ++k) f << (k ? "," : "") << items[k];
+  f << "]}\n";
+}
+
 Result<std::unique_ptr<route::HybridSession>> open_session(const Options& o, const std::string& default_name) {
   route::HybridOptions h;
   TANDEM_ASSIGN_OR_RETURN(h.policy.mode, route::parse_mode(o.placement));
@@ -228,13 +239,7 @@ int classify(const Options& o) {
                    ",\"logits\":" + json_floats(v, n) + ",\"report\":" + report_json(r) + "}");
   }
   tally.print();
-  if (!o.json.empty()) {
-    std::ofstream f(o.json);
-    f << "{\"placement\":" << json_str(route::side_name((*session)->placement().primary))
-      << ",\"reason\":" << json_str((*session)->placement().reason) << ",\"images\":[";
-    for (size_t k = 0; k < json.size(); ++k) f << (k ? "," : "") << json[k];
-    f << "]}\n";
-  }
+  if (!o.json.empty()) write_results(o.json, **session, tally, "images", json);
   return failures == 0 ? 0 : 1;
 }
 
@@ -332,14 +337,7 @@ int vad(const Options& o) {
                    json_floats(probs.data(), probs.size()) + ",\"segments\":[" + seg.str() + "]}");
   }
   tally.print();
-  if (!o.json.empty()) {
-    std::ofstream f(o.json);
-    f << "{\"placement\":" << json_str(route::side_name((*session)->placement().primary))
-      << ",\"reason\":" << json_str((*session)->placement().reason) << ",\"local\":" << tally.local
-      << ",\"remote\":" << tally.remote << ",\"files\":[";
-    for (size_t k = 0; k < json.size(); ++k) f << (k ? "," : "") << json[k];
-    f << "]}\n";
-  }
+  if (!o.json.empty()) write_results(o.json, **session, tally, "files", json);
   return failures == 0 ? 0 : 1;
 }
 
