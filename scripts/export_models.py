@@ -75,6 +75,23 @@ def randomize_batchnorm(model, torch):
                 m.bias.normal_(0.0, 0.1)
 
 
+def calibrate_batchnorm(model, torch, batches=2):
+    """Replaces the BatchNorm statistics with the ones the network's activations really have
+    (on random pictures). With arbitrary statistics, MobileNetV2's activations grow layer by layer
+    until every ReLU6 saturates, and the output no longer depends on the picture (logits of two
+    pictures differed by 4e-7); calibrated, they differ as a trained network's do."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the calibration batches
+    model.train()
+    gen = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(4, 3, 224, 224, generator=gen))
+    model.eval()
+
+
 def build_bert_encoder(torch, vocab=1000, hidden=192, layers=3, heads=4, ffn=768, max_pos=512):
     nn = torch.nn
 
@@ -164,6 +181,7 @@ def model_specs(torch, torchvision, np):
     def mobilenetv2():
         m = torchvision.models.mobilenet_v2(weights=None)
         randomize_batchnorm(m, torch)
+        calibrate_batchnorm(m, torch)
         with torch.no_grad():  # torchvision's N(0, 0.01) classifier gives logits ~0.05; widen them
             m.classifier[1].weight.normal_(0.0, 0.05)
         return m
