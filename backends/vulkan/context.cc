@@ -31,6 +31,8 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBits
   if (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
     g_validation_messages.fetch_add(1);
     std::fprintf(stderr, "vulkan validation: %s\n", data->pMessage);
+    const char* mode = std::getenv("TANDEM_VULKAN_VALIDATION");
+    if (mode != nullptr && std::strcmp(mode, "fatal") == 0) std::abort();  // for tests that only see an exit status
   }
   return VK_FALSE;
 }
@@ -357,7 +359,8 @@ uint64_t Context::validation_messages() { return g_validation_messages.load(); }
 Status Context::init() {
   TANDEM_ASSIGN_OR_RETURN(api_, load_api());
   const Api& vk = *api_;
-  const bool validate = env_flag("TANDEM_VULKAN_VALIDATION");
+  const char* validation = std::getenv("TANDEM_VULKAN_VALIDATION");
+  const bool validate = validation != nullptr && (validation[0] == '1' || std::strcmp(validation, "fatal") == 0);
   staging_ = env_flag("TANDEM_VULKAN_STAGING");
 
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};

@@ -6,7 +6,7 @@
 //   TANDEM_VULKAN_DEVICE=N|text   pick device N (vulkaninfo's order) or the first whose name
 //                                 contains text; default: discrete > integrated > virtual > CPU
 //   TANDEM_VULKAN_VALIDATION=1    Khronos validation + synchronization validation; every message
-//                                 is printed and counted (tests fail on any)
+//                                 is printed and counted (tests fail on any); =fatal aborts on one
 //   TANDEM_VULKAN_STAGING=1       treat device memory as not host-visible: every transfer goes
 //                                 through staging buffers, as on GPUs without a mappable heap
 #pragma once
