@@ -1117,46 +1117,6 @@ int rank_of(const Graph& g, ValueId v) {
 
 }  // namespace
 
-Boundary find_boundary(const Graph& g, const std::vector<size_t>& nodes) {
-  std::set<size_t> inside(nodes.begin(), nodes.end());
-  std::set<ValueId> needed(g.outputs.begin(), g.outputs.end());  // read after the partition
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (inside.count(i)) continue;
-    for (ValueId v : g.nodes[i].inputs) needed.insert(v);
-    for (ValueId v : g.nodes[i].implicit_inputs) needed.insert(v);
-  }
-  const std::set<ValueId> read_outside = needed;
-  // Live nodes, found backwards: XNNPACK rejects (aborts, in debug builds) a node nobody reads.
-  Boundary b;
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    const Node& n = g.nodes[*it];
-    if (graph::is_folded(g, n)) continue;
-    const bool live = std::any_of(n.outputs.begin(), n.outputs.end(), [&](ValueId o) { return needed.count(o) > 0; });
-    if (!live) continue;
-    b.nodes.insert(b.nodes.begin(), *it);
-    needed.insert(n.inputs.begin(), n.inputs.end());
-  }
-  std::set<ValueId> produced, seen_in;
-  for (size_t i : b.nodes) {
-    for (ValueId v : g.nodes[i].inputs) {
-      if (v == graph::kNoValue || g.values[static_cast<size_t>(v)].constant || produced.count(v)) continue;
-      if (seen_in.insert(v).second) b.inputs.push_back(v);
-    }
-    for (ValueId o : g.nodes[i].outputs) {
-      if (o != graph::kNoValue) produced.insert(o);
-    }
-  }
-  for (size_t i : b.nodes) {
-    for (ValueId o : g.nodes[i].outputs) {
-      if (o != graph::kNoValue && read_outside.count(o) &&
-          std::find(b.outputs.begin(), b.outputs.end(), o) == b.outputs.end()) {
-        b.outputs.push_back(o);
-      }
-    }
-  }
-  return b;
-}
-
 bool can_lower(const Node& n, const Graph& g) {
   const std::string& op = n.op_type;
   if (!(n.domain.empty() || n.domain == "ai.onnx" || n.domain == "com.tandem")) return false;
@@ -1243,7 +1203,7 @@ bool can_lower(const Node& n, const Graph& g) {
   return false;
 }
 
-Status lower_partition(const Graph& g, const Boundary& b, xnn_subgraph_t subgraph,
+Status lower_partition(const Graph& g, const plan::Boundary& b, xnn_subgraph_t subgraph,
                        ConstantStore& store, std::vector<Tensor>& pinned) {
   Lowerer l(g, subgraph, store, pinned);
   uint32_t ext = 0;

@@ -16,6 +16,7 @@
 #include <xnnpack.h>
 
 #include "core/graph/graph.h"
+#include "core/plan/partition.h"
 #include "core/runtime/status.h"
 #include "core/runtime/tensor.h"
 
@@ -44,23 +45,12 @@ class ConstantStore {
   std::map<const void*, Tensor> pinned_;
 };
 
-// Which partition values cross its boundary, in external-id order.
-struct Boundary {
-  std::vector<size_t> nodes;            // the nodes to run: not folded, and some output is read
-  std::vector<graph::ValueId> inputs;   // read by the partition, produced elsewhere (not constants)
-  std::vector<graph::ValueId> outputs;  // produced here and read elsewhere (or graph outputs)
-};
-
-// Finds the boundary of `nodes` within `g`. Nodes whose outputs are all
-// constants in `g` (folded for these shapes), or that nobody reads, are left out.
-Boundary find_boundary(const graph::Graph& g, const std::vector<size_t>& nodes);
-
 // Whether the backend can lower `node` (checked on the symbolic graph).
 bool can_lower(const graph::Node& node, const graph::Graph& g);
 
 // Builds the subgraph. External ids: inputs first, then outputs, as in `b`.
 // `pinned` receives the tensors whose memory the subgraph reads.
-Status lower_partition(const graph::Graph& g, const Boundary& b, xnn_subgraph_t subgraph, ConstantStore& store,
+Status lower_partition(const graph::Graph& g, const plan::Boundary& b, xnn_subgraph_t subgraph, ConstantStore& store,
                        std::vector<Tensor>& pinned);
 
 // "xnn_status_invalid_parameter" -> readable text.

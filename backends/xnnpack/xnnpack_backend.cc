@@ -125,7 +125,7 @@ std::shared_ptr<SessionContext> session_context(const graph::Graph& g, const Com
 // A runtime for one set of input shapes (or the decision to use the fallback).
 struct Compiled {
   xnn_runtime_t runtime = nullptr;
-  Boundary boundary;
+  plan::Boundary boundary;
   std::vector<Tensor> pinned;  // constants the runtime reads in place
   Status lowering = Status::ok();
   bool reshaped = false;
@@ -144,7 +144,7 @@ struct SubgraphDeleter {
 // Builds the XNNPACK runtime for one partition of a shape-specialised graph.
 // A lowering XNNPACK rejects is recorded (kUnsupported) for the fallback.
 Status build(const graph::Graph& g, const std::vector<size_t>& nodes, SessionContext& context, Compiled& c) {
-  c.boundary = find_boundary(g, nodes);
+  c.boundary = plan::find_boundary(g, nodes);
   if (c.boundary.nodes.empty()) return Status::ok();  // nothing anyone reads: nothing to run
   const auto externals = static_cast<uint32_t>(c.boundary.inputs.size() + c.boundary.outputs.size());
   xnn_subgraph_t raw = nullptr;

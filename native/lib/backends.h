@@ -13,10 +13,11 @@ namespace tandem {
 
 // "auto": this build's defaults, best first. "reference": the reference kernels
 // only. "xnnpack": XNNPACK, with the reference kernels for the nodes it does
-// not claim. Unknown names and backends this build lacks are errors.
+// not claim. "vulkan": the Vulkan device (lavapipe included), the CPU backends for
+// the rest. Unknown names and backends this build or machine lacks are errors.
 Result<std::vector<std::shared_ptr<Backend>>> backends_named(std::string_view choice);
 
-// The names backends_named() accepts in this build ("auto, reference, xnnpack").
+// The names backends_named() accepts in this build ("auto, reference, xnnpack, vulkan").
 std::string backend_choices();
 
 }  // namespace tandem

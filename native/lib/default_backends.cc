@@ -5,6 +5,10 @@
 #if TANDEM_HAS_XNNPACK
 #include "backends/xnnpack/xnnpack_backend.h"
 #endif
+#if TANDEM_HAS_VULKAN
+#include "backends/vulkan/context.h"
+#include "backends/vulkan/vulkan_backend.h"
+#endif
 
 namespace tandem {
 namespace {
@@ -21,9 +25,8 @@ std::shared_ptr<Backend> xnnpack_backend() {
 }
 #endif
 
-}  // namespace
-
-std::vector<std::shared_ptr<Backend>> default_backends() {
+// The CPU backends, best first.
+std::vector<std::shared_ptr<Backend>> cpu_backends() {
 #if TANDEM_HAS_XNNPACK
   return {xnnpack_backend(), reference_backend()};
 #else
@@ -31,9 +34,41 @@ std::vector<std::shared_ptr<Backend>> default_backends() {
 #endif
 }
 
+#if TANDEM_HAS_VULKAN
+// Vulkan partitions it cannot compile for the device fall back to the best CPU backend.
+std::shared_ptr<Backend> vulkan_backend() {
+  static const std::shared_ptr<Backend> b = vulkan::make_backend(cpu_backends().front());
+  return b;
+}
+#endif
+
+}  // namespace
+
+// A GPU that passed its self-test comes first. A CPU Vulkan device (lavapipe) does not join by
+// default: the CPU backends are faster on that same CPU; `--backend vulkan` still picks it.
+std::vector<std::shared_ptr<Backend>> default_backends() {
+  std::vector<std::shared_ptr<Backend>> list = cpu_backends();
+#if TANDEM_HAS_VULKAN
+  // gpu_present() only enumerates devices; the context and its self-test come on first use (a
+  // device that fails the self-test then claims nothing).
+  if (vulkan::gpu_present()) list.insert(list.begin(), vulkan_backend());
+#endif
+  return list;
+}
+
 Result<std::vector<std::shared_ptr<Backend>>> backends_named(std::string_view choice) {
   if (choice == "auto") return default_backends();
   if (choice == "reference") return std::vector<std::shared_ptr<Backend>>{reference_backend()};
+  if (choice == "vulkan") {
+#if TANDEM_HAS_VULKAN
+    if (auto info = vulkan::device_info(); !info.is_ok()) return info.status();
+    std::vector<std::shared_ptr<Backend>> list = cpu_backends();
+    list.insert(list.begin(), vulkan_backend());
+    return list;
+#else
+    return unsupported("this build has no Vulkan backend (install libvulkan-dev glslc spirv-tools and reconfigure)");
+#endif
+  }
 #if TANDEM_HAS_XNNPACK
   if (choice == "xnnpack") return std::vector<std::shared_ptr<Backend>>{xnnpack_backend(), reference_backend()};
 #else
@@ -43,11 +78,14 @@ Result<std::vector<std::shared_ptr<Backend>>> backends_named(std::string_view ch
 }
 
 std::string backend_choices() {
+  std::string s = "auto, reference";
 #if TANDEM_HAS_XNNPACK
-  return "auto, reference, xnnpack";
-#else
-  return "auto, reference";
+  s += ", xnnpack";
 #endif
+#if TANDEM_HAS_VULKAN
+  s += ", vulkan";
+#endif
+  return s;
 }
 
 }  // namespace tandem

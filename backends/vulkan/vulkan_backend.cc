@@ -1,0 +1,119 @@
+#include "backends/vulkan/vulkan_backend.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "backends/vulkan/ops.h"
+#include "backends/vulkan/program.h"
+#include "core/plan/partition.h"
+
+namespace tandem::vulkan {
+namespace {
+
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && v[0] == '1';
+}
+
+// One partition for one set of input shapes.
+class VulkanExecutable : public Executable {
+ public:
+  explicit VulkanExecutable(Context& context) : program_(context), context_(context) {}
+
+  // Lowers every node, uploads the constants and records the command buffer.
+  Status prepare(const graph::Graph& g, const std::vector<size_t>& nodes) {
+    boundary_ = plan::find_boundary(g, nodes);
+    return build(g);
+  }
+
+  Status run(ExecutionFrame& frame) override {
+    if (boundary_.nodes.empty()) return Status::ok();
+    std::vector<const Tensor*> ins;
+    for (graph::ValueId v : inputs_) {
+      const Value& value = frame.value(v);
+      if (!value.is_tensor()) return internal_error("Vulkan partition input '" + frame.graph().values[static_cast<size_t>(v)].name + "' is not a tensor");
+      ins.push_back(&value.tensor());
+    }
+    std::vector<Tensor> outs;
+    std::vector<Tensor*> out_ptrs;
+    outs.reserve(boundary_.outputs.size());
+    for (graph::ValueId v : boundary_.outputs) {
+      const graph::ValueEntry& e = frame.graph().values[static_cast<size_t>(v)];
+      TANDEM_ASSIGN_OR_RETURN(Tensor t, frame.allocate(v, e.type.dtype, e.type.concrete_shape()));
+      outs.push_back(std::move(t));
+    }
+    for (Tensor& t : outs) out_ptrs.push_back(&t);
+    TANDEM_RETURN_IF_ERROR(program_.run(ins, out_ptrs));
+    for (size_t k = 0; k < outs.size(); ++k) frame.value(boundary_.outputs[k]) = Value(std::move(outs[k]));
+    if (env_flag("TANDEM_VULKAN_PROFILE")) {
+      for (const auto& [label, ms] : program_.last_profile()) std::fprintf(stderr, "vulkan %-48s %8.3f ms\n", label.c_str(), ms);
+    }
+    for (size_t i : boundary_.nodes) frame.release_after(i);
+    return Status::ok();
+  }
+
+ private:
+  Status build(const graph::Graph& g) {
+    if (boundary_.nodes.empty()) return Status::ok();
+    Lowering l(g, program_, context_);
+    for (size_t i : boundary_.nodes) TANDEM_RETURN_IF_ERROR(lower(g.nodes[i], l));
+    std::vector<uint32_t> in_slots, out_slots;
+    inputs_ = l.inputs();
+    for (graph::ValueId v : inputs_) in_slots.push_back(l.slot(v));
+    for (graph::ValueId v : boundary_.outputs) {
+      if (!l.has(v)) return internal_error("a Vulkan partition output was not produced");
+      out_slots.push_back(l.slot(v));
+    }
+    return program_.finalize(std::move(in_slots), std::move(out_slots));
+  }
+
+  Program program_;
+  Context& context_;
+  plan::Boundary boundary_;
+  std::vector<graph::ValueId> inputs_;
+};
+
+class VulkanBackend : public Backend {
+ public:
+  explicit VulkanBackend(std::shared_ptr<Backend> fallback) : fallback_(std::move(fallback)) {}
+  std::string_view name() const override { return "vulkan"; }
+  DeviceFacts device() const override {
+    auto c = Context::get();
+    if (!c.is_ok()) return {"vulkan (unavailable: " + c.status().message() + ")", DeviceKind::kGpu, 0};
+    return {(*c)->info().name + " (Vulkan)", DeviceKind::kGpu, (*c)->memory_available()};
+  }
+  bool supports(const graph::Node& node, const graph::Graph& graph) const override {
+    return Context::get().is_ok() && can_lower(node, graph);
+  }
+  Result<std::unique_ptr<Executable>> compile(const graph::Graph& graph, const plan::Partition& partition,
+                                              const CompileOptions& options) override {
+    TANDEM_ASSIGN_OR_RETURN(Context * context, Context::get());
+    auto exe = std::make_unique<VulkanExecutable>(*context);
+    const Status s = exe->prepare(graph, partition.nodes);
+    // A partition the device cannot take (kUnsupported: a shape the kernels do not do, a buffer
+    // over the device's limit; kOutOfMemory) runs on the fallback, unless TANDEM_VULKAN_STRICT=1
+    // (tests prove that claimed nodes run here).
+    const bool can_fall_back = s.code() == StatusCode::kUnsupported || s.code() == StatusCode::kOutOfMemory;
+    if (!s.is_ok() && can_fall_back && fallback_ != nullptr && !env_flag("TANDEM_VULKAN_STRICT")) {
+      return fallback_->compile(graph, partition, options);
+    }
+    TANDEM_RETURN_IF_ERROR(s);
+    return std::unique_ptr<Executable>(std::move(exe));
+  }
+
+ private:
+  std::shared_ptr<Backend> fallback_;
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_backend(std::shared_ptr<Backend> fallback) {
+  return std::make_shared<VulkanBackend>(std::move(fallback));
+}
+
+Result<const DeviceInfo*> device_info() {
+  TANDEM_ASSIGN_OR_RETURN(Context * c, Context::get());
+  return &c->info();
+}
+
+}  // namespace tandem::vulkan
