@@ -29,6 +29,8 @@ if(missing)
   return()
 endif()
 set(TANDEM_HAS_VULKAN ON)
+# Tests pin Mesa's lavapipe (Vulkan on the CPU), so a GPU on the machine does not change them.
+set(TANDEM_LAVAPIPE_ICD /usr/share/vulkan/icd.d/lvp_icd.x86_64.json CACHE FILEPATH "lavapipe's ICD file, for the Vulkan tests")
 
 file(GLOB TANDEM_VULKAN_SHADERS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/backends/vulkan/shaders/*.comp)
 set(spv_dir ${PROJECT_BINARY_DIR}/shaders)

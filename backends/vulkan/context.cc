@@ -26,8 +26,8 @@ Status vk_check(VkResult r, const char* what) {
 }
 
 VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                            VkDebugUtilsMessageTypeFlagsEXT /*types*/,
-                                            const VkDebugUtilsMessengerCallbackDataEXT* data, void* /*user*/) {
+                                             VkDebugUtilsMessageTypeFlagsEXT /*types*/,
+                                             const VkDebugUtilsMessengerCallbackDataEXT* data, void* /*user*/) {
   if (severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
     g_validation_messages.fetch_add(1);
     std::fprintf(stderr, "vulkan validation: %s\n", data->pMessage);
@@ -39,26 +39,37 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_validation(VkDebugUtilsMessageSeverityFlagBits
 
 const char* type_name(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "CPU";
+    default:
+      return "other";
   }
 }
 
 int type_rank(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-    default: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return 1;
+    default:
+      return 0;
   }
 }
 
 bool has_extension(const std::vector<VkExtensionProperties>& list, const char* name) {
-  return std::any_of(list.begin(), list.end(), [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, name) == 0; });
+  return std::any_of(list.begin(), list.end(),
+                     [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, name) == 0; });
 }
 
 std::string mib(uint64_t bytes) {
@@ -93,7 +104,8 @@ Result<VkPhysicalDevice> choose_device(const Api& vk, VkInstance instance) {
     if (type_rank(p.deviceType) > best_rank) best_rank = type_rank(p.deviceType), chosen = static_cast<int>(i);
   }
   if (chosen < 0) {
-    return unavailable(want != nullptr ? "TANDEM_VULKAN_DEVICE=" + std::string(want) + " matches no Vulkan 1.1 device (" + names + ")"
+    return unavailable(want != nullptr ? "TANDEM_VULKAN_DEVICE=" + std::string(want) +
+                                             " matches no Vulkan 1.1 device (" + names + ")"
                                        : "no Vulkan 1.1 device");
   }
   return devices[static_cast<size_t>(chosen)];
@@ -155,7 +167,9 @@ Result<uint32_t> find_memory_type(const Context& c, uint32_t bits, bool host_vis
     }
     if (score > best_score) best = static_cast<int>(i), best_score = score;
   }
-  if (best < 0) return unsupported(std::string("no ") + (host_visible ? "host-visible" : "device-local") + " memory type for a buffer");
+  if (best < 0)
+    return unsupported(std::string("no ") + (host_visible ? "host-visible" : "device-local") +
+                       " memory type for a buffer");
   return static_cast<uint32_t>(best);
 }
 
@@ -192,65 +206,68 @@ Result<Buffer> Allocator::allocate(uint64_t size, bool host_visible) {
   const uint64_t need = (req.size + align - 1) / align * align;
   VkDeviceMemory memory = VK_NULL_HANDLE;
   {
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (uint32_t bi_ = 0; bi_ < blocks_.size() && out.reserved_ == 0; ++bi_) {
-    Block& b = blocks_[bi_];
-    if (b.host != host_visible || b.memory == VK_NULL_HANDLE) continue;
-    for (size_t k = 0; k < b.free.size(); ++k) {
-      Range& r = b.free[k];
-      const uint64_t start = (r.offset + align - 1) / align * align;
-      if (start + need > r.offset + r.size) continue;
-      // Keep the alignment gap in front as its own free range.
-      const uint64_t gap = start - r.offset, end = start + need, tail = r.offset + r.size - end;
-      std::vector<Range> repl;
-      if (gap) repl.push_back({r.offset, gap});
-      if (tail) repl.push_back({end, tail});
-      b.free.erase(b.free.begin() + static_cast<long>(k));
-      b.free.insert(b.free.begin() + static_cast<long>(k), repl.begin(), repl.end());
-      out.block_ = bi_;
-      out.offset_ = start;
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (uint32_t bi_ = 0; bi_ < blocks_.size() && out.reserved_ == 0; ++bi_) {
+      Block& b = blocks_[bi_];
+      if (b.host != host_visible || b.memory == VK_NULL_HANDLE) continue;
+      for (size_t k = 0; k < b.free.size(); ++k) {
+        Range& r = b.free[k];
+        const uint64_t start = (r.offset + align - 1) / align * align;
+        if (start + need > r.offset + r.size) continue;
+        // Keep the alignment gap in front as its own free range.
+        const uint64_t gap = start - r.offset, end = start + need, tail = r.offset + r.size - end;
+        std::vector<Range> repl;
+        if (gap) repl.push_back({r.offset, gap});
+        if (tail) repl.push_back({end, tail});
+        b.free.erase(b.free.begin() + static_cast<long>(k));
+        b.free.insert(b.free.begin() + static_cast<long>(k), repl.begin(), repl.end());
+        out.block_ = bi_;
+        out.offset_ = start;
+        out.reserved_ = need;
+        break;
+      }
+    }
+    if (out.reserved_ == 0) {
+      Block b;
+      b.size = std::max(kBlockBytes, need);
+      b.host = host_visible;
+      VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+      ai.allocationSize = b.size;
+      ai.memoryTypeIndex = type;
+      VkResult r = vk.vkAllocateMemory(dev, &ai, nullptr, &b.memory);
+      if (r != VK_SUCCESS && b.size > need) {  // a full block did not fit: just this buffer
+        b.size = ai.allocationSize = need;
+        r = vk.vkAllocateMemory(dev, &ai, nullptr, &b.memory);
+      }
+      if (r != VK_SUCCESS) {
+        vk.vkDestroyBuffer(dev, out.buffer_, nullptr);
+        out.context_ = nullptr;
+        out.buffer_ = VK_NULL_HANDLE;
+        return out_of_memory("Vulkan device memory for a " + mib(need) + " buffer (" + result_name(r) + "; " +
+                             mib(allocated_) + " already held)");
+      }
+      const VkMemoryPropertyFlags f = context_.memory_.memoryTypes[type].propertyFlags;
+      if ((f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (host_visible || !context_.staging_)) {
+        vk.vkMapMemory(dev, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped);
+      }
+      if (b.size > need) b.free.push_back({need, b.size - need});
+      allocated_ += b.size;
+      // Reuse a slot freed by an emptied block.
+      uint32_t slot = static_cast<uint32_t>(blocks_.size());
+      for (uint32_t k = 0; k < blocks_.size(); ++k) {
+        if (blocks_[k].memory == VK_NULL_HANDLE) slot = k;
+      }
+      if (slot == blocks_.size())
+        blocks_.push_back(std::move(b));
+      else
+        blocks_[slot] = std::move(b);
+      out.block_ = slot;
+      out.offset_ = 0;
       out.reserved_ = need;
-      break;
     }
-  }
-  if (out.reserved_ == 0) {
-    Block b;
-    b.size = std::max(kBlockBytes, need);
-    b.host = host_visible;
-    VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-    ai.allocationSize = b.size;
-    ai.memoryTypeIndex = type;
-    VkResult r = vk.vkAllocateMemory(dev, &ai, nullptr, &b.memory);
-    if (r != VK_SUCCESS && b.size > need) {  // a full block did not fit: just this buffer
-      b.size = ai.allocationSize = need;
-      r = vk.vkAllocateMemory(dev, &ai, nullptr, &b.memory);
-    }
-    if (r != VK_SUCCESS) {
-      vk.vkDestroyBuffer(dev, out.buffer_, nullptr);
-      out.context_ = nullptr;
-      out.buffer_ = VK_NULL_HANDLE;
-      return out_of_memory("Vulkan device memory for a " + mib(need) + " buffer (" + result_name(r) + "; " +
-                           mib(allocated_) + " already held)");
-    }
-    const VkMemoryPropertyFlags f = context_.memory_.memoryTypes[type].propertyFlags;
-    if ((f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) && (host_visible || !context_.staging_)) {
-      vk.vkMapMemory(dev, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped);
-    }
-    if (b.size > need) b.free.push_back({need, b.size - need});
-    allocated_ += b.size;
-    // Reuse a slot freed by an emptied block.
-    uint32_t slot = static_cast<uint32_t>(blocks_.size());
-    for (uint32_t k = 0; k < blocks_.size(); ++k) {
-      if (blocks_[k].memory == VK_NULL_HANDLE) slot = k;
-    }
-    if (slot == blocks_.size()) blocks_.push_back(std::move(b)); else blocks_[slot] = std::move(b);
-    out.block_ = slot;
-    out.offset_ = 0;
-    out.reserved_ = need;
-  }
-  const Block& b = blocks_[out.block_];
-  if (b.mapped != nullptr) out.mapped_ = static_cast<uint8_t*>(b.mapped) + out.offset_;
-  memory = b.memory;
+    const Block& b = blocks_[out.block_];
+    if (b.mapped != nullptr) out.mapped_ = static_cast<uint8_t*>(b.mapped) + out.offset_;
+    memory = b.memory;
   }
   const VkResult r = vk.vkBindBufferMemory(dev, out.buffer_, memory, out.offset_);
   if (r != VK_SUCCESS) return vk_check(r, "vkBindBufferMemory");  // `out` gives its range back
@@ -266,7 +283,8 @@ void Allocator::release(Buffer& buf) {
   if (buf.reserved_ == 0) return;
   std::lock_guard<std::mutex> lock(mutex_);
   Block& b = blocks_[buf.block_];
-  auto it = std::lower_bound(b.free.begin(), b.free.end(), buf.offset_, [](const Range& r, uint64_t o) { return r.offset < o; });
+  auto it = std::lower_bound(b.free.begin(), b.free.end(), buf.offset_,
+                             [](const Range& r, uint64_t o) { return r.offset < o; });
   it = b.free.insert(it, {buf.offset_, buf.reserved_});
   // Merge with the neighbours.
   if (it + 1 != b.free.end() && it->offset + it->size == (it + 1)->offset) {
@@ -337,8 +355,10 @@ bool gpu_present() {
     if (vk.vkCreateInstance(&ci, nullptr, &instance) != VK_SUCCESS) return false;
     // Instance-level entries of this probe's instance; Context::init reloads them for its own.
     auto destroy = reinterpret_cast<PFN_vkDestroyInstance>(vk.vkGetInstanceProcAddr(instance, "vkDestroyInstance"));
-    auto enumerate = reinterpret_cast<PFN_vkEnumeratePhysicalDevices>(vk.vkGetInstanceProcAddr(instance, "vkEnumeratePhysicalDevices"));
-    auto properties = reinterpret_cast<PFN_vkGetPhysicalDeviceProperties>(vk.vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceProperties"));
+    auto enumerate = reinterpret_cast<PFN_vkEnumeratePhysicalDevices>(
+        vk.vkGetInstanceProcAddr(instance, "vkEnumeratePhysicalDevices"));
+    auto properties = reinterpret_cast<PFN_vkGetPhysicalDeviceProperties>(
+        vk.vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceProperties"));
     Api probe = vk;
     probe.vkEnumeratePhysicalDevices = enumerate;
     probe.vkGetPhysicalDeviceProperties = properties;
@@ -379,7 +399,10 @@ Status Context::init() {
     const bool found = std::any_of(available.begin(), available.end(), [](const VkLayerProperties& l) {
       return std::strcmp(l.layerName, "VK_LAYER_KHRONOS_validation") == 0;
     });
-    if (!found) return unavailable("TANDEM_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not installed (apt-get install vulkan-validationlayers)");
+    if (!found)
+      return unavailable(
+          "TANDEM_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not installed (apt-get install "
+          "vulkan-validationlayers)");
     layers.push_back("VK_LAYER_KHRONOS_validation");
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
     features.enabledValidationFeatureCount = 1;
@@ -395,15 +418,16 @@ Status Context::init() {
   api_->load_instance(instance_);
   if (validate && vk.vkCreateDebugUtilsMessengerEXT != nullptr) {
     VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-    mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mi.messageSeverity =
+        VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
     mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     mi.pfnUserCallback = on_validation;
-    TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateDebugUtilsMessengerEXT(instance_, &mi, nullptr, &messenger_), "vkCreateDebugUtilsMessengerEXT"));
+    TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateDebugUtilsMessengerEXT(instance_, &mi, nullptr, &messenger_),
+                                    "vkCreateDebugUtilsMessengerEXT"));
   }
 
   TANDEM_ASSIGN_OR_RETURN(physical_, choose_device(vk, instance_));
-
 
   // Facts.
   std::vector<VkExtensionProperties> exts;
@@ -427,7 +451,8 @@ Status Context::init() {
   info_.vendor_id = p.vendorID;
   info_.device_id = p.deviceID;
   info_.api_version = p.apiVersion;
-  info_.driver = has_driver_props ? std::string(driver.driverName) + ": " + driver.driverInfo : "driver " + std::to_string(p.driverVersion);
+  info_.driver = has_driver_props ? std::string(driver.driverName) + ": " + driver.driverInfo
+                                  : "driver " + std::to_string(p.driverVersion);
   info_.max_storage_buffer_range = p.limits.maxStorageBufferRange;
   info_.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
   info_.max_push_constants = p.limits.maxPushConstantsSize;
@@ -448,7 +473,8 @@ Status Context::init() {
   // Memory: the largest device-local heap, and its budget when the driver reports one.
   vk.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
   for (uint32_t h = 0; h < memory_.memoryHeapCount; ++h) {
-    if ((memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) && memory_.memoryHeaps[h].size > info_.device_local_bytes) {
+    if ((memory_.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+        memory_.memoryHeaps[h].size > info_.device_local_bytes) {
       info_.device_local_bytes = memory_.memoryHeaps[h].size;
       device_heap_ = h;
     }
@@ -502,9 +528,11 @@ Status Context::init() {
   VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
   pi.queueFamilyIndex = queue_family_;
-  TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateCommandPool(device_, &pi, nullptr, &command_pool_), "vkCreateCommandPool"));
+  TANDEM_RETURN_IF_ERROR(
+      vk_check(vk.vkCreateCommandPool(device_, &pi, nullptr, &command_pool_), "vkCreateCommandPool"));
   VkPipelineCacheCreateInfo pci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-  TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreatePipelineCache(device_, &pci, nullptr, &pipeline_cache_), "vkCreatePipelineCache"));
+  TANDEM_RETURN_IF_ERROR(
+      vk_check(vk.vkCreatePipelineCache(device_, &pci, nullptr, &pipeline_cache_), "vkCreatePipelineCache"));
   VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateFence(device_, &fi, nullptr, &fence_), "vkCreateFence"));
   allocator_ = std::make_unique<Allocator>(*this);
@@ -512,7 +540,8 @@ Status Context::init() {
 }
 
 uint64_t Context::memory_available() const {
-  const uint64_t total = info_.has_memory_budget && info_.budget_bytes > 0 ? info_.budget_bytes : info_.device_local_bytes;
+  const uint64_t total =
+      info_.has_memory_budget && info_.budget_bytes > 0 ? info_.budget_bytes : info_.device_local_bytes;
   const uint64_t held = allocator_ ? allocator_->allocated_bytes() : 0;
   return total > held ? total - held : 0;
 }
@@ -539,14 +568,16 @@ Result<const Pipeline*> Context::pipeline(std::string_view shader, uint32_t bind
   VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   li.bindingCount = bindings;
   li.pBindings = b.data();
-  TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateDescriptorSetLayout(device_, &li, nullptr, &p.set_layout), "vkCreateDescriptorSetLayout"));
+  TANDEM_RETURN_IF_ERROR(
+      vk_check(vk.vkCreateDescriptorSetLayout(device_, &li, nullptr, &p.set_layout), "vkCreateDescriptorSetLayout"));
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes};
   VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
   pli.setLayoutCount = 1;
   pli.pSetLayouts = &p.set_layout;
   pli.pushConstantRangeCount = push_bytes ? 1 : 0;
   pli.pPushConstantRanges = &range;
-  TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreatePipelineLayout(device_, &pli, nullptr, &p.layout), "vkCreatePipelineLayout"));
+  TANDEM_RETURN_IF_ERROR(
+      vk_check(vk.vkCreatePipelineLayout(device_, &pli, nullptr, &p.layout), "vkCreatePipelineLayout"));
   VkShaderModuleCreateInfo si{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   si.codeSize = code.size() * sizeof(uint32_t);
   si.pCode = code.data();
@@ -554,9 +585,15 @@ Result<const Pipeline*> Context::pipeline(std::string_view shader, uint32_t bind
   TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateShaderModule(device_, &si, nullptr, &module), "vkCreateShaderModule"));
   std::vector<VkSpecializationMapEntry> entries(specialization.size());
   for (uint32_t i = 0; i < entries.size(); ++i) entries[i] = {i, i * 4u, 4};
-  VkSpecializationInfo spec{static_cast<uint32_t>(entries.size()), entries.data(), specialization.size() * 4, specialization.data()};
+  VkSpecializationInfo spec{static_cast<uint32_t>(entries.size()), entries.data(), specialization.size() * 4,
+                            specialization.data()};
   VkComputePipelineCreateInfo cpi{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
-  cpi.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, nullptr, 0, VK_SHADER_STAGE_COMPUTE_BIT, module, "main",
+  cpi.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+               nullptr,
+               0,
+               VK_SHADER_STAGE_COMPUTE_BIT,
+               module,
+               "main",
                specialization.empty() ? nullptr : &spec};
   cpi.layout = p.layout;
   const VkResult r = vk.vkCreateComputePipelines(device_, pipeline_cache_, 1, &cpi, nullptr, &p.pipeline);

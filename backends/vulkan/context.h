@@ -34,16 +34,16 @@ struct DeviceInfo {
   uint32_t vendor_id = 0, device_id = 0;
   std::string driver;  // "llvmpipe: Mesa 22.3.6 (LLVM 15.0.6)"
   uint32_t api_version = 0;
-  uint64_t device_local_bytes = 0;   // the largest device-local heap
-  uint64_t budget_bytes = 0;         // VK_EXT_memory_budget's budget for that heap (0 = no extension)
+  uint64_t device_local_bytes = 0;  // the largest device-local heap
+  uint64_t budget_bytes = 0;        // VK_EXT_memory_budget's budget for that heap (0 = no extension)
   bool has_memory_budget = false;
   bool host_visible_device_memory = false;  // device-local memory the host can map (UMA, ReBAR)
   uint64_t max_storage_buffer_range = 0;
   uint32_t max_workgroup_invocations = 0;
   uint32_t max_push_constants = 0;
   uint32_t subgroup_size = 0;
-  bool fp16 = false;          // shaderFloat16 + 16-bit storage buffers
-  bool int8 = false;          // shaderInt8 + 8-bit storage buffers
+  bool fp16 = false;  // shaderFloat16 + 16-bit storage buffers
+  bool int8 = false;  // shaderInt8 + 8-bit storage buffers
   bool timestamps = false;
   float timestamp_period_ns = 0;
   std::string describe() const;  // one line: name, type, memory, features
@@ -88,7 +88,9 @@ class Allocator {
   uint64_t allocated_bytes() const { return allocated_; }  // device memory held in blocks
 
  private:
-  struct Range { uint64_t offset, size; };
+  struct Range {
+    uint64_t offset, size;
+  };
   struct Block {
     VkDeviceMemory memory = VK_NULL_HANDLE;
     uint64_t size = 0;

@@ -14,8 +14,8 @@ void Api::load_instance(VkInstance instance) {
 }
 
 Status Api::load_device(VkDevice device) {
-#define TANDEM_VK_LOAD(name)                                                         \
-  name = reinterpret_cast<PFN_##name>(vkGetDeviceProcAddr(device, #name));           \
+#define TANDEM_VK_LOAD(name)                                               \
+  name = reinterpret_cast<PFN_##name>(vkGetDeviceProcAddr(device, #name)); \
   if (name == nullptr) return unavailable("the Vulkan driver has no " #name);
   TANDEM_VK_DEVICE_FUNCTIONS(TANDEM_VK_LOAD)
 #undef TANDEM_VK_LOAD
@@ -33,8 +33,8 @@ Result<Api*> load_api() {
     }
     api.vkGetInstanceProcAddr = reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(lib, "vkGetInstanceProcAddr"));
     if (api.vkGetInstanceProcAddr == nullptr) return unavailable("libvulkan.so.1 has no vkGetInstanceProcAddr");
-#define TANDEM_VK_LOAD(name)                                                                  \
-  api.name = reinterpret_cast<PFN_##name>(api.vkGetInstanceProcAddr(VK_NULL_HANDLE, #name));  \
+#define TANDEM_VK_LOAD(name)                                                                 \
+  api.name = reinterpret_cast<PFN_##name>(api.vkGetInstanceProcAddr(VK_NULL_HANDLE, #name)); \
   if (api.name == nullptr) return unavailable("the Vulkan loader has no " #name);
     TANDEM_VK_GLOBAL_FUNCTIONS(TANDEM_VK_LOAD)
 #undef TANDEM_VK_LOAD

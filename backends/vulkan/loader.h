@@ -11,24 +11,24 @@
 
 namespace tandem::vulkan {
 
-#define TANDEM_VK_GLOBAL_FUNCTIONS(X) \
-  X(vkCreateInstance)                 \
+#define TANDEM_VK_GLOBAL_FUNCTIONS(X)   \
+  X(vkCreateInstance)                   \
   X(vkEnumerateInstanceLayerProperties) \
   X(vkEnumerateInstanceExtensionProperties)
 
-#define TANDEM_VK_INSTANCE_FUNCTIONS(X)      \
-  X(vkDestroyInstance)                       \
-  X(vkEnumeratePhysicalDevices)              \
-  X(vkGetPhysicalDeviceProperties)           \
-  X(vkGetPhysicalDeviceProperties2)          \
-  X(vkGetPhysicalDeviceFeatures2)            \
-  X(vkGetPhysicalDeviceMemoryProperties)     \
-  X(vkGetPhysicalDeviceMemoryProperties2)    \
+#define TANDEM_VK_INSTANCE_FUNCTIONS(X)       \
+  X(vkDestroyInstance)                        \
+  X(vkEnumeratePhysicalDevices)               \
+  X(vkGetPhysicalDeviceProperties)            \
+  X(vkGetPhysicalDeviceProperties2)           \
+  X(vkGetPhysicalDeviceFeatures2)             \
+  X(vkGetPhysicalDeviceMemoryProperties)      \
+  X(vkGetPhysicalDeviceMemoryProperties2)     \
   X(vkGetPhysicalDeviceQueueFamilyProperties) \
-  X(vkEnumerateDeviceExtensionProperties)    \
-  X(vkCreateDevice)                          \
-  X(vkGetDeviceProcAddr)                     \
-  X(vkCreateDebugUtilsMessengerEXT)          \
+  X(vkEnumerateDeviceExtensionProperties)     \
+  X(vkCreateDevice)                           \
+  X(vkGetDeviceProcAddr)                      \
+  X(vkCreateDebugUtilsMessengerEXT)           \
   X(vkDestroyDebugUtilsMessengerEXT)
 
 #define TANDEM_VK_DEVICE_FUNCTIONS(X) \

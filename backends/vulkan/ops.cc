@@ -18,19 +18,54 @@ constexpr size_t kMaxRank = 6;
 
 // ---- shader-side codes ---------------------------------------------------------------------
 enum class UnaryOp : uint32_t {
-  kExp = 16, kLog = 17, kSqrt = 18, kNeg = 19, kAbs = 20, kReciprocal = 21, kErf = 22, kFloor = 23, kCeil = 24,
-  kIntToFloat = 25, kCopy = 26, kSin = 27, kCos = 28, kSoftplus = 29, kMulAdd = 30,
+  kExp = 16,
+  kLog = 17,
+  kSqrt = 18,
+  kNeg = 19,
+  kAbs = 20,
+  kReciprocal = 21,
+  kErf = 22,
+  kFloor = 23,
+  kCeil = 24,
+  kIntToFloat = 25,
+  kCopy = 26,
+  kSin = 27,
+  kCos = 28,
+  kSoftplus = 29,
+  kMulAdd = 30,
 };
 enum class BinaryOp : uint32_t { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kPow = 4, kMax = 5, kMin = 6, kPRelu = 7 };
-enum class ReduceOp : uint32_t { kSum = 0, kMean = 1, kMax = 2, kMin = 3, kProd = 4, kSumSquare = 5, kL2 = 6, kL1 = 7, kLogSumExp = 8 };
+enum class ReduceOp : uint32_t {
+  kSum = 0,
+  kMean = 1,
+  kMax = 2,
+  kMin = 3,
+  kProd = 4,
+  kSumSquare = 5,
+  kL2 = 6,
+  kL1 = 7,
+  kLogSumExp = 8
+};
 
 // Push constants, word by word.
 struct Push {
   std::vector<uint32_t> words;
-  Push& u(uint64_t v) { words.push_back(static_cast<uint32_t>(v)); return *this; }
-  Push& i(int64_t v) { words.push_back(static_cast<uint32_t>(static_cast<int32_t>(v))); return *this; }
-  Push& f(float v) { words.push_back(std::bit_cast<uint32_t>(v)); return *this; }
-  Push& pad_to(size_t n) { words.resize(std::max(words.size(), n), 0); return *this; }
+  Push& u(uint64_t v) {
+    words.push_back(static_cast<uint32_t>(v));
+    return *this;
+  }
+  Push& i(int64_t v) {
+    words.push_back(static_cast<uint32_t>(static_cast<int32_t>(v)));
+    return *this;
+  }
+  Push& f(float v) {
+    words.push_back(std::bit_cast<uint32_t>(v));
+    return *this;
+  }
+  Push& pad_to(size_t n) {
+    words.resize(std::max(words.size(), n), 0);
+    return *this;
+  }
 };
 
 const graph::ValueEntry& entry(const Graph& g, ValueId v) { return g.values[static_cast<size_t>(v)]; }
@@ -65,7 +100,8 @@ bool host_index(const Graph& g, ValueId v) {
 
 std::vector<int64_t> ints_of(const Tensor& t) {
   std::vector<int64_t> out(static_cast<size_t>(t.numel()));
-  for (size_t i = 0; i < out.size(); ++i) out[i] = t.dtype() == DType::kInt64 ? t.data<int64_t>()[i] : t.data<int32_t>()[i];
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = t.dtype() == DType::kInt64 ? t.data<int64_t>()[i] : t.data<int32_t>()[i];
   return out;
 }
 
@@ -122,7 +158,8 @@ Result<Activation> clip_bounds(const Node& n, const Graph& g) {
     if (!n.has_input(k)) continue;
     if (!is_constant(g, n.inputs[k])) return unsupported(n.describe() + ": Clip bounds must be constants on Vulkan");
     const Tensor& t = *entry(g, n.inputs[k]).constant;
-    if (t.dtype() != DType::kFloat32 || t.numel() != 1) return unsupported(n.describe() + ": Clip bounds must be float32 scalars");
+    if (t.dtype() != DType::kFloat32 || t.numel() != 1)
+      return unsupported(n.describe() + ": Clip bounds must be float32 scalars");
     (k == 1 ? a.p0 : a.p1) = t.data<float>()[0];
   }
   return a;
@@ -135,15 +172,24 @@ struct UnaryInfo {
   uint32_t code;
 };
 constexpr UnaryInfo kUnary[] = {
-    {"Relu", static_cast<uint32_t>(Act::kRelu)}, {"Sigmoid", static_cast<uint32_t>(Act::kSigmoid)},
-    {"Tanh", static_cast<uint32_t>(Act::kTanh)}, {"HardSwish", static_cast<uint32_t>(Act::kHardSwish)},
-    {"LeakyRelu", static_cast<uint32_t>(Act::kLeakyRelu)}, {"HardSigmoid", static_cast<uint32_t>(Act::kHardSigmoid)},
-    {"Elu", static_cast<uint32_t>(Act::kElu)}, {"Exp", static_cast<uint32_t>(UnaryOp::kExp)},
-    {"Log", static_cast<uint32_t>(UnaryOp::kLog)}, {"Sqrt", static_cast<uint32_t>(UnaryOp::kSqrt)},
-    {"Neg", static_cast<uint32_t>(UnaryOp::kNeg)}, {"Abs", static_cast<uint32_t>(UnaryOp::kAbs)},
-    {"Reciprocal", static_cast<uint32_t>(UnaryOp::kReciprocal)}, {"Erf", static_cast<uint32_t>(UnaryOp::kErf)},
-    {"Floor", static_cast<uint32_t>(UnaryOp::kFloor)}, {"Ceil", static_cast<uint32_t>(UnaryOp::kCeil)},
-    {"Sin", static_cast<uint32_t>(UnaryOp::kSin)}, {"Cos", static_cast<uint32_t>(UnaryOp::kCos)},
+    {"Relu", static_cast<uint32_t>(Act::kRelu)},
+    {"Sigmoid", static_cast<uint32_t>(Act::kSigmoid)},
+    {"Tanh", static_cast<uint32_t>(Act::kTanh)},
+    {"HardSwish", static_cast<uint32_t>(Act::kHardSwish)},
+    {"LeakyRelu", static_cast<uint32_t>(Act::kLeakyRelu)},
+    {"HardSigmoid", static_cast<uint32_t>(Act::kHardSigmoid)},
+    {"Elu", static_cast<uint32_t>(Act::kElu)},
+    {"Exp", static_cast<uint32_t>(UnaryOp::kExp)},
+    {"Log", static_cast<uint32_t>(UnaryOp::kLog)},
+    {"Sqrt", static_cast<uint32_t>(UnaryOp::kSqrt)},
+    {"Neg", static_cast<uint32_t>(UnaryOp::kNeg)},
+    {"Abs", static_cast<uint32_t>(UnaryOp::kAbs)},
+    {"Reciprocal", static_cast<uint32_t>(UnaryOp::kReciprocal)},
+    {"Erf", static_cast<uint32_t>(UnaryOp::kErf)},
+    {"Floor", static_cast<uint32_t>(UnaryOp::kFloor)},
+    {"Ceil", static_cast<uint32_t>(UnaryOp::kCeil)},
+    {"Sin", static_cast<uint32_t>(UnaryOp::kSin)},
+    {"Cos", static_cast<uint32_t>(UnaryOp::kCos)},
     {"Softplus", static_cast<uint32_t>(UnaryOp::kSoftplus)},
 };
 
@@ -158,8 +204,8 @@ struct BinaryInfo {
   std::string_view op;
   BinaryOp code;
 };
-constexpr BinaryInfo kBinary[] = {{"Add", BinaryOp::kAdd}, {"Sub", BinaryOp::kSub}, {"Mul", BinaryOp::kMul},
-                                  {"Div", BinaryOp::kDiv}, {"Pow", BinaryOp::kPow}, {"Max", BinaryOp::kMax},
+constexpr BinaryInfo kBinary[] = {{"Add", BinaryOp::kAdd}, {"Sub", BinaryOp::kSub},    {"Mul", BinaryOp::kMul},
+                                  {"Div", BinaryOp::kDiv}, {"Pow", BinaryOp::kPow},    {"Max", BinaryOp::kMax},
                                   {"Min", BinaryOp::kMin}, {"PRelu", BinaryOp::kPRelu}};
 
 const BinaryInfo* binary_info(std::string_view op) {
@@ -173,11 +219,10 @@ struct ReduceInfo {
   std::string_view op;
   ReduceOp code;
 };
-constexpr ReduceInfo kReduce[] = {{"ReduceSum", ReduceOp::kSum},   {"ReduceMean", ReduceOp::kMean},
-                                  {"ReduceMax", ReduceOp::kMax},   {"ReduceMin", ReduceOp::kMin},
-                                  {"ReduceProd", ReduceOp::kProd}, {"ReduceSumSquare", ReduceOp::kSumSquare},
-                                  {"ReduceL2", ReduceOp::kL2},     {"ReduceL1", ReduceOp::kL1},
-                                  {"ReduceLogSumExp", ReduceOp::kLogSumExp}};
+constexpr ReduceInfo kReduce[] = {
+    {"ReduceSum", ReduceOp::kSum}, {"ReduceMean", ReduceOp::kMean}, {"ReduceMax", ReduceOp::kMax},
+    {"ReduceMin", ReduceOp::kMin}, {"ReduceProd", ReduceOp::kProd}, {"ReduceSumSquare", ReduceOp::kSumSquare},
+    {"ReduceL2", ReduceOp::kL2},   {"ReduceL1", ReduceOp::kL1},     {"ReduceLogSumExp", ReduceOp::kLogSumExp}};
 
 const ReduceInfo* reduce_info(std::string_view op) {
   for (const ReduceInfo& r : kReduce) {
@@ -238,6 +283,13 @@ bool constant_inputs_from(const Node& n, const Graph& g, size_t first) {
 
 bool can_lower(const Node& n, const Graph& g) {
   if (n.outputs.empty() || !n.implicit_inputs.empty()) return false;
+  // Buffers are sized at compile time: a value without even a known rank has a shape only
+  // while running.
+  for (const std::vector<ValueId>* list : {&n.inputs, &n.outputs}) {
+    for (ValueId v : *list) {
+      if (v != graph::kNoValue && !entry(g, v).type.has_shape && !is_constant(g, v)) return false;
+    }
+  }
   const std::string& op = n.op_type;
   const ValueId x = n.inputs.empty() ? graph::kNoValue : n.inputs[0];
   const ValueId y = n.outputs[0];
@@ -347,7 +399,7 @@ namespace {
 Status add(Lowering& l, const Node& n, std::string_view shader, std::vector<uint32_t> slots, const Push& push,
            uint64_t invocations, uint32_t local_size = 256) {
   TANDEM_ASSIGN_OR_RETURN(const Pipeline* p, l.context().pipeline(shader, static_cast<uint32_t>(slots.size()),
-                                                                   static_cast<uint32_t>(push.words.size() * 4)));
+                                                                  static_cast<uint32_t>(push.words.size() * 4)));
   Step s;
   s.pipeline = p;
   s.slots = std::move(slots);
@@ -376,7 +428,8 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
 
 Status binary(Lowering& l, const Node& n, BinaryOp op) {
   const Shape sa = l.shape(n.inputs[0]), sb = l.shape(n.inputs[1]), so = l.shape(n.outputs[0]);
-  if (so.size() > kMaxRank || sa.size() > so.size() || sb.size() > so.size()) return unsupported(n.describe() + ": rank over 6 on Vulkan");
+  if (so.size() > kMaxRank || sa.size() > so.size() || sb.size() > so.size())
+    return unsupported(n.describe() + ": rank over 6 on Vulkan");
   const uint32_t a = l.read(n.inputs[0]), b = l.read(n.inputs[1]);
   const uint32_t y = l.write(n.outputs[0]);
   const std::vector<int64_t> as = broadcast_strides(sa, so), bs = broadcast_strides(sb, so);
@@ -390,8 +443,9 @@ Status binary(Lowering& l, const Node& n, BinaryOp op) {
 }
 
 // A strided copy: shape, source strides/offset, destination strides/offset.
-Status copy(Lowering& l, const Node& n, uint32_t x, uint32_t y, const Shape& shape, const std::vector<int64_t>& in_stride,
-            int64_t in_offset, const std::vector<int64_t>& out_stride, int64_t out_offset) {
+Status copy(Lowering& l, const Node& n, uint32_t x, uint32_t y, const Shape& shape,
+            const std::vector<int64_t>& in_stride, int64_t in_offset, const std::vector<int64_t>& out_stride,
+            int64_t out_offset) {
   if (shape.size() > kMaxRank) return unsupported(n.describe() + ": rank over 6 on Vulkan");
   const int64_t count = shape_numel(shape);
   Push p;
@@ -413,13 +467,15 @@ struct MatMulArgs {
 };
 
 Status matmul_step(Lowering& l, const Node& n, const MatMulArgs& m) {
-  if (m.M > UINT32_MAX / 2 || m.N > UINT32_MAX / 2 || m.K > UINT32_MAX / 2) return unsupported(n.describe() + ": too large for Vulkan");
+  if (m.M > UINT32_MAX / 2 || m.N > UINT32_MAX / 2 || m.K > UINT32_MAX / 2)
+    return unsupported(n.describe() + ": too large for Vulkan");
   Push p;
   p.u(m.M).u(m.N).u(m.K).u(m.has_bias ? 1 : 0);
   p.u(m.a_batch).u(m.a_row).u(m.a_col).u(m.b_batch).u(m.b_row).u(m.b_col);
   p.u(m.bias_batch).u(m.bias_row).u(m.bias_col).u(static_cast<uint32_t>(m.act.act));
   p.f(m.alpha).f(m.beta).f(m.act.p0).f(m.act.p1);
-  TANDEM_ASSIGN_OR_RETURN(const Pipeline* pl, l.context().pipeline("matmul", 4, static_cast<uint32_t>(p.words.size() * 4)));
+  TANDEM_ASSIGN_OR_RETURN(const Pipeline* pl,
+                          l.context().pipeline("matmul", 4, static_cast<uint32_t>(p.words.size() * 4)));
   Step s;
   s.pipeline = pl;
   s.slots = {m.a, m.b, m.has_bias ? m.bias : m.a, m.c};  // an unused binding still needs a buffer
@@ -427,7 +483,8 @@ Status matmul_step(Lowering& l, const Node& n, const MatMulArgs& m) {
   s.groups[0] = static_cast<uint32_t>((m.N + 63) / 64);
   s.groups[1] = static_cast<uint32_t>((m.M + 63) / 64);
   s.groups[2] = static_cast<uint32_t>(m.batch);
-  if (s.groups[0] > 65535 || s.groups[1] > 65535 || s.groups[2] > 65535) return unsupported(n.describe() + ": grid too large for Vulkan");
+  if (s.groups[0] > 65535 || s.groups[1] > 65535 || s.groups[2] > 65535)
+    return unsupported(n.describe() + ": grid too large for Vulkan");
   s.label = n.name.empty() ? n.op_type : n.name + " (" + n.op_type + ")";
   l.program().add_step(std::move(s));
   return Status::ok();
@@ -529,9 +586,11 @@ Result<Window> window(const Node& n, const Shape& x, const Shape& y, std::vector
   const size_t r = x.size() - 2;
   if (kernel.size() != r) return invalid_model(n.describe() + ": kernel rank differs from the input's");
   std::vector<int64_t> strides = n.attr_ints("strides", std::vector<int64_t>(r, 1));
-  std::vector<int64_t> dil = dilations ? n.attr_ints("dilations", std::vector<int64_t>(r, 1)) : std::vector<int64_t>(r, 1);
+  std::vector<int64_t> dil =
+      dilations ? n.attr_ints("dilations", std::vector<int64_t>(r, 1)) : std::vector<int64_t>(r, 1);
   std::vector<int64_t> pads = n.attr_ints("pads", std::vector<int64_t>(2 * r, 0));
-  if (strides.size() != r || dil.size() != r || pads.size() != 2 * r) return invalid_model(n.describe() + ": strides/dilations/pads sizes");
+  if (strides.size() != r || dil.size() != r || pads.size() != 2 * r)
+    return invalid_model(n.describe() + ": strides/dilations/pads sizes");
   const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
   std::vector<int64_t> begin(r), end(r);
   for (size_t d = 0; d < r; ++d) {
@@ -576,7 +635,8 @@ Status lower_conv(Lowering& l, const Node& n, const Activation& act) {
   TANDEM_ASSIGN_OR_RETURN(Window w, window(n, sx, sy, kernel, true));
   const int64_t group = n.attr_int("group", 1);
   const int64_t OC = sw[0];
-  if (group <= 0 || w.C % group != 0 || OC % group != 0 || sw[1] != w.C / group) return invalid_model(n.describe() + ": group/channels mismatch");
+  if (group <= 0 || w.C % group != 0 || OC % group != 0 || sw[1] != w.C / group)
+    return invalid_model(n.describe() + ": group/channels mismatch");
   const uint32_t x = l.read(n.inputs[0]), wt = l.read(n.inputs[1]);
   const bool has_bias = n.has_input(2);
   const uint32_t b = has_bias ? l.read(n.inputs[2]) : wt;
@@ -626,7 +686,8 @@ Status lower_softmax(Lowering& l, const Node& n) {
   const uint32_t x = l.read(n.inputs[0]);
   const uint32_t y = l.write(n.outputs[0]);
   const int64_t rows = outer * inner;
-  return add(l, n, "softmax", {x, y}, Push().u(rows).u(L).u(inner).u(n.op_type == "LogSoftmax" ? 1 : 0), rows * 128, 128);
+  return add(l, n, "softmax", {x, y}, Push().u(rows).u(L).u(inner).u(n.op_type == "LogSoftmax" ? 1 : 0), rows * 128,
+             128);
 }
 
 Status lower_layer_norm(Lowering& l, const Node& n) {
@@ -691,7 +752,8 @@ Status lower_concat(Lowering& l, const Node& n) {
   for (size_t k = 0; k < n.inputs.size(); ++k) {
     const Shape s = l.shape(n.inputs[k]);
     if (shape_numel(s) > 0) {
-      TANDEM_RETURN_IF_ERROR(copy(l, n, ins[k], y, s, contiguous_strides(s), 0, out_stride, offset * out_stride[static_cast<size_t>(axis)]));
+      TANDEM_RETURN_IF_ERROR(copy(l, n, ins[k], y, s, contiguous_strides(s), 0, out_stride,
+                                  offset * out_stride[static_cast<size_t>(axis)]));
     }
     offset += s[static_cast<size_t>(axis)];
   }
@@ -773,7 +835,8 @@ Status lower_pad(Lowering& l, const Node& n) {
     TANDEM_ASSIGN_OR_RETURN(pads, const_ints(l, n, 1));
     if (n.has_input(2)) {
       const auto& c = l.graph().values[static_cast<size_t>(n.inputs[2])].constant;
-      if (!c || c->dtype() != DType::kFloat32 || c->numel() != 1) return unsupported(n.describe() + ": constant_value on Vulkan");
+      if (!c || c->dtype() != DType::kFloat32 || c->numel() != 1)
+        return unsupported(n.describe() + ": constant_value on Vulkan");
       value = c->data<float>()[0];
     }
   }
@@ -784,7 +847,8 @@ Status lower_pad(Lowering& l, const Node& n) {
     if (pads.size() != 2 * r) return invalid_model(n.describe() + ": pads needs 2 x rank values");
     for (size_t d = 0; d < r; ++d) begin[d] = pads[d];
   } else {
-    for (size_t k = 0; k < axes.size(); ++k) begin[static_cast<size_t>(axes[k] < 0 ? axes[k] + static_cast<int64_t>(r) : axes[k])] = pads[k];
+    for (size_t k = 0; k < axes.size(); ++k)
+      begin[static_cast<size_t>(axes[k] < 0 ? axes[k] + static_cast<int64_t>(r) : axes[k])] = pads[k];
   }
   const std::string mode = n.attr_string("mode", "constant");
   const uint32_t x = l.read(n.inputs[0]);
@@ -804,7 +868,8 @@ Status lower(const Node& n, Lowering& l) {
   const std::string& op = n.op_type;
   if (n.domain == "com.tandem") {
     if (op == "Gelu") {
-      return unary(l, n, static_cast<uint32_t>(n.attr_string("approximate", "none") == "tanh" ? Act::kGeluTanh : Act::kGelu));
+      return unary(l, n,
+                   static_cast<uint32_t>(n.attr_string("approximate", "none") == "tanh" ? Act::kGeluTanh : Act::kGelu));
     }
     if (op == "FullyConnected") return lower_fully_connected(l, n);
     if (op == "FusedConv") {
@@ -821,7 +886,8 @@ Status lower(const Node& n, Lowering& l) {
     return unary(l, n, u->code, p0, p1);
   }
   if (op == "Gelu") {
-    return unary(l, n, static_cast<uint32_t>(n.attr_string("approximate", "none") == "tanh" ? Act::kGeluTanh : Act::kGelu));
+    return unary(l, n,
+                 static_cast<uint32_t>(n.attr_string("approximate", "none") == "tanh" ? Act::kGeluTanh : Act::kGelu));
   }
   if (op == "Clip") {
     TANDEM_ASSIGN_OR_RETURN(Activation a, clip_bounds(n, l.graph()));
@@ -842,7 +908,8 @@ Status lower(const Node& n, Lowering& l) {
   if (op == "MatMul") return lower_matmul(l, n);
   if (op == "Gemm") return lower_gemm(l, n);
   if (op == "Conv") return lower_conv(l, n, Activation{});
-  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool") return lower_pool(l, n);
+  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" || op == "GlobalMaxPool")
+    return lower_pool(l, n);
   if (op == "Softmax" || op == "LogSoftmax") return lower_softmax(l, n);
   if (op == "LayerNormalization") return lower_layer_norm(l, n);
   if (const ReduceInfo* r = reduce_info(op)) return lower_reduce(l, n, r->code);

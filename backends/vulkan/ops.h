@@ -13,8 +13,17 @@ namespace tandem::vulkan {
 
 // Codes shared with shaders/common.glsl (activations) and unary.comp.
 enum class Act : uint32_t {
-  kNone = 0, kRelu = 1, kSigmoid = 2, kTanh = 3, kClip = 4, kHardSwish = 5, kLeakyRelu = 6, kGelu = 7,
-  kGeluTanh = 8, kHardSigmoid = 9, kElu = 10,
+  kNone = 0,
+  kRelu = 1,
+  kSigmoid = 2,
+  kTanh = 3,
+  kClip = 4,
+  kHardSwish = 5,
+  kLeakyRelu = 6,
+  kGelu = 7,
+  kGeluTanh = 8,
+  kHardSigmoid = 9,
+  kElu = 10,
 };
 
 // The values of one partition and their slots.

@@ -64,7 +64,8 @@ uint32_t Program::add_alias(uint32_t of, int64_t numel) {
 
 Status Program::set_index_bound(uint32_t slot, int64_t bound) {
   Slot& s = slots_[root(slot)];
-  if (s.index_bound != 0 && s.index_bound != bound) return unsupported("indices shared by two Gathers of different sizes");
+  if (s.index_bound != 0 && s.index_bound != bound)
+    return unsupported("indices shared by two Gathers of different sizes");
   s.index_bound = bound;
   return Status::ok();
 }
@@ -152,9 +153,12 @@ void* Program::host_view(uint32_t slot) {
 Status Program::write_slot(uint32_t slot, const Tensor& t, void* dst) {
   const Slot& s = slots_[root(slot)];
   const int64_t n = t.numel();
-  if (n != slots_[slot].numel) return internal_error("a Vulkan input has " + std::to_string(n) + " elements, planned " + std::to_string(slots_[slot].numel));
+  if (n != slots_[slot].numel)
+    return internal_error("a Vulkan input has " + std::to_string(n) + " elements, planned " +
+                          std::to_string(slots_[slot].numel));
   if (s.type == SlotType::kFloat) {
-    if (t.dtype() != DType::kFloat32) return internal_error("a Vulkan float input is " + std::string(dtype_name(t.dtype())));
+    if (t.dtype() != DType::kFloat32)
+      return internal_error("a Vulkan float input is " + std::string(dtype_name(t.dtype())));
     std::memcpy(dst, t.raw_data(), static_cast<size_t>(n) * 4);
     return Status::ok();
   }
@@ -163,7 +167,8 @@ Status Program::write_slot(uint32_t slot, const Tensor& t, void* dst) {
     int64_t v = t.dtype() == DType::kInt64 ? t.data<int64_t>()[i] : t.data<int32_t>()[i];
     if (s.index_bound > 0) {
       if (v < -s.index_bound || v >= s.index_bound) {
-        return invalid_argument("Gather index " + std::to_string(v) + " is out of range for an axis of " + std::to_string(s.index_bound));
+        return invalid_argument("Gather index " + std::to_string(v) + " is out of range for an axis of " +
+                                std::to_string(s.index_bound));
       }
       if (v < 0) v += s.index_bound;
     }
@@ -269,7 +274,8 @@ Status Program::record() {
     for (uint32_t s : inputs_) {
       const uint32_t r = root(s);
       VkBufferCopy region{0, 0, slot_bytes(r)};
-      vk.vkCmdCopyBuffer(cb_, slots_[r].staging.handle(), buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), 1, &region);
+      vk.vkCmdCopyBuffer(cb_, slots_[r].staging.handle(), buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), 1,
+                         &region);
     }
     memory_barrier(vk, cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
                    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
@@ -292,21 +298,23 @@ Status Program::record() {
                             static_cast<uint32_t>(s.push.size() * 4), s.push.data());
     }
     if (s.groups[0] && s.groups[1] && s.groups[2]) vk.vkCmdDispatch(cb_, s.groups[0], s.groups[1], s.groups[2]);
-    if (profile_) vk.vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, static_cast<uint32_t>(i + 1));
+    if (profile_)
+      vk.vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, queries_, static_cast<uint32_t>(i + 1));
   }
   if (context_.staging()) {
-    memory_barrier(vk, cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                   VK_ACCESS_TRANSFER_READ_BIT);
+    memory_barrier(vk, cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                   VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
     for (uint32_t s : outputs_) {
       const uint32_t r = root(s);
       VkBufferCopy region{0, 0, slot_bytes(r)};
-      vk.vkCmdCopyBuffer(cb_, buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), slots_[r].staging.handle(), 1, &region);
+      vk.vkCmdCopyBuffer(cb_, buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), slots_[r].staging.handle(), 1,
+                         &region);
     }
     memory_barrier(vk, cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
                    VK_ACCESS_HOST_READ_BIT);
   } else {
-    memory_barrier(vk, cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
-                   VK_ACCESS_HOST_READ_BIT);
+    memory_barrier(vk, cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT,
+                   VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
   }
   return check(vk.vkEndCommandBuffer(cb_), "vkEndCommandBuffer");
 }
@@ -336,8 +344,8 @@ std::vector<std::pair<std::string, double>> Program::last_profile() const {
   if (!profile_) return out;
   std::vector<uint64_t> ts(steps_.size() + 1);
   const Api& vk = context_.api();
-  if (vk.vkGetQueryPoolResults(context_.device(), queries_, 0, static_cast<uint32_t>(ts.size()), ts.size() * 8, ts.data(), 8,
-                               VK_QUERY_RESULT_64_BIT) != VK_SUCCESS) {
+  if (vk.vkGetQueryPoolResults(context_.device(), queries_, 0, static_cast<uint32_t>(ts.size()), ts.size() * 8,
+                               ts.data(), 8, VK_QUERY_RESULT_64_BIT) != VK_SUCCESS) {
     return out;
   }
   const double period = context_.info().timestamp_period_ns;

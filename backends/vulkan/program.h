@@ -24,7 +24,7 @@ struct Step {
   std::vector<uint32_t> slots;  // one per binding, in binding order
   std::vector<uint32_t> push;   // push-constant words
   uint32_t groups[3] = {1, 1, 1};
-  std::string label;            // the node, for profiles: "conv1 (FusedConv)"
+  std::string label;  // the node, for profiles: "conv1 (FusedConv)"
 };
 
 class Program {

@@ -86,14 +86,16 @@ Case fully_connected() {
   c.name = "FullyConnected 37x19 @ 19x23 + bias, ReLU";
   const int64_t M = 37, K = 19, N = 23;
   const std::vector<float> x = values(M * K, 1), w = values(K * N, 2), b = values(N, 3);
-  const ValueId X = c.value("x", {M, K}), W = c.value("w", {K, N}, w), B = c.value("b", {N}, b), Y = c.value("y", {M, N});
+  const ValueId X = c.value("x", {M, K}), W = c.value("w", {K, N}, w), B = c.value("b", {N}, b),
+                Y = c.value("y", {M, N});
   c.g.inputs = {X};
   c.node("FullyConnected", "com.tandem", {X, W, B}, Y).attributes = {text("activation", "Relu")};
   c.feeds = {Tensor::from_vector<float>({M, K}, x)};
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t n = 0; n < N; ++n) {
       double acc = b[static_cast<size_t>(n)];
-      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(x[static_cast<size_t>(m * K + k)]) * w[static_cast<size_t>(k * N + n)];
+      for (int64_t k = 0; k < K; ++k)
+        acc += static_cast<double>(x[static_cast<size_t>(m * K + k)]) * w[static_cast<size_t>(k * N + n)];
       c.expected.push_back(static_cast<float>(std::max(acc, 0.0)));
     }
   }
@@ -113,9 +115,10 @@ Case conv(int64_t C, int64_t OC, int64_t group) {
   g.name = "group";
   g.type = graph::Attribute::Type::kInt;
   g.i = group;
-  c.node("FusedConv", "com.tandem", {X, W, B}, Y).attributes = {ints("strides", {2, 2}), ints("pads", {1, 1, 1, 1}),
-                                                               ints("kernel_shape", {K, K}), g, text("activation", "Clip"),
-                                                               floats("activation_params", {0.0f, 1.0f})};
+  c.node("FusedConv", "com.tandem", {X, W, B}, Y).attributes = {
+      ints("strides", {2, 2}),      ints("pads", {1, 1, 1, 1}),
+      ints("kernel_shape", {K, K}), g,
+      text("activation", "Clip"),   floats("activation_params", {0.0f, 1.0f})};
   c.feeds = {Tensor::from_vector<float>({1, C, H, H}, x)};
   for (int64_t oc = 0; oc < OC; ++oc) {
     for (int64_t oh = 0; oh < OH; ++oh) {
@@ -164,7 +167,8 @@ Case softmax() {
     double mx = -1e30, sum = 0;
     for (int k = 0; k < 37; ++k) mx = std::max<double>(mx, x[static_cast<size_t>(r * 37 + k)]);
     for (int k = 0; k < 37; ++k) sum += std::exp(x[static_cast<size_t>(r * 37 + k)] - mx);
-    for (int k = 0; k < 37; ++k) c.expected.push_back(static_cast<float>(std::exp(x[static_cast<size_t>(r * 37 + k)] - mx) / sum));
+    for (int k = 0; k < 37; ++k)
+      c.expected.push_back(static_cast<float>(std::exp(x[static_cast<size_t>(r * 37 + k)] - mx) / sum));
   }
   return c;
 }
@@ -185,7 +189,8 @@ Status run_case(Context& context, Case& c, bool corrupt) {
   }
   const ValueId y = c.g.outputs[0];
   TANDEM_RETURN_IF_ERROR(program.finalize(in_slots, {l.slot(y)}));
-  TANDEM_ASSIGN_OR_RETURN(Tensor out, Tensor::allocate(DType::kFloat32, c.g.values[static_cast<size_t>(y)].type.concrete_shape()));
+  TANDEM_ASSIGN_OR_RETURN(Tensor out,
+                          Tensor::allocate(DType::kFloat32, c.g.values[static_cast<size_t>(y)].type.concrete_shape()));
   TANDEM_RETURN_IF_ERROR(program.run(feeds, {&out}));
   if (corrupt) out.data<float>()[0] += 1.0f;
   for (size_t i = 0; i < c.expected.size(); ++i) {
@@ -210,7 +215,9 @@ Status Context::self_test() {
     Case c = make();
     const Status s = run_case(*this, c, corrupt);
     if (!s.is_ok()) {
-      return s.code() == StatusCode::kUnavailable ? s : unavailable("the Vulkan self-test could not run " + c.name + ": " + s.message());
+      return s.code() == StatusCode::kUnavailable
+                 ? s
+                 : unavailable("the Vulkan self-test could not run " + c.name + ": " + s.message());
     }
     corrupt = false;
   }

@@ -20,6 +20,9 @@ class VulkanExecutable : public Executable {
  public:
   explicit VulkanExecutable(Context& context) : program_(context), context_(context) {}
 
+  // Whether prepare() refused the partition for a shape known only while running.
+  bool dynamic_shapes() const { return dynamic_; }
+
   // Lowers every node, uploads the constants and records the command buffer.
   Status prepare(const graph::Graph& g, const std::vector<size_t>& nodes) {
     boundary_ = plan::find_boundary(g, nodes);
@@ -31,7 +34,9 @@ class VulkanExecutable : public Executable {
     std::vector<const Tensor*> ins;
     for (graph::ValueId v : inputs_) {
       const Value& value = frame.value(v);
-      if (!value.is_tensor()) return internal_error("Vulkan partition input '" + frame.graph().values[static_cast<size_t>(v)].name + "' is not a tensor");
+      if (!value.is_tensor())
+        return internal_error("Vulkan partition input '" + frame.graph().values[static_cast<size_t>(v)].name +
+                              "' is not a tensor");
       ins.push_back(&value.tensor());
     }
     std::vector<Tensor> outs;
@@ -46,7 +51,8 @@ class VulkanExecutable : public Executable {
     TANDEM_RETURN_IF_ERROR(program_.run(ins, out_ptrs));
     for (size_t k = 0; k < outs.size(); ++k) frame.value(boundary_.outputs[k]) = Value(std::move(outs[k]));
     if (env_flag("TANDEM_VULKAN_PROFILE")) {
-      for (const auto& [label, ms] : program_.last_profile()) std::fprintf(stderr, "vulkan %-48s %8.3f ms\n", label.c_str(), ms);
+      for (const auto& [label, ms] : program_.last_profile())
+        std::fprintf(stderr, "vulkan %-48s %8.3f ms\n", label.c_str(), ms);
     }
     for (size_t i : boundary_.nodes) frame.release_after(i);
     return Status::ok();
@@ -55,6 +61,20 @@ class VulkanExecutable : public Executable {
  private:
   Status build(const graph::Graph& g) {
     if (boundary_.nodes.empty()) return Status::ok();
+    // Buffers and the command buffer are sized at compile time: every shape must be known by now
+    // (data-dependent shapes, as inside silero's If branches, stay on the CPU).
+    for (size_t i : boundary_.nodes) {
+      const graph::Node& n = g.nodes[i];
+      for (const std::vector<graph::ValueId>* list : {&n.inputs, &n.outputs}) {
+        for (graph::ValueId v : *list) {
+          if (v != graph::kNoValue && !g.values[static_cast<size_t>(v)].type.shape_known()) {
+            dynamic_ = true;
+            return unsupported(n.describe() + ": '" + g.values[static_cast<size_t>(v)].name +
+                               "' has a shape known only while running");
+          }
+        }
+      }
+    }
     Lowering l(g, program_, context_);
     for (size_t i : boundary_.nodes) TANDEM_RETURN_IF_ERROR(lower(g.nodes[i], l));
     std::vector<uint32_t> in_slots, out_slots;
@@ -71,6 +91,7 @@ class VulkanExecutable : public Executable {
   Context& context_;
   plan::Boundary boundary_;
   std::vector<graph::ValueId> inputs_;
+  bool dynamic_ = false;
 };
 
 class VulkanBackend : public Backend {
@@ -92,9 +113,10 @@ class VulkanBackend : public Backend {
     const Status s = exe->prepare(graph, partition.nodes);
     // A partition the device cannot take (kUnsupported: a shape the kernels do not do, a buffer
     // over the device's limit; kOutOfMemory) runs on the fallback, unless TANDEM_VULKAN_STRICT=1
-    // (tests prove that claimed nodes run here).
+    // (tests prove that claimed nodes run here). Data-dependent shapes fall back even then.
     const bool can_fall_back = s.code() == StatusCode::kUnsupported || s.code() == StatusCode::kOutOfMemory;
-    if (!s.is_ok() && can_fall_back && fallback_ != nullptr && !env_flag("TANDEM_VULKAN_STRICT")) {
+    const bool strict = env_flag("TANDEM_VULKAN_STRICT") && !exe->dynamic_shapes();
+    if (!s.is_ok() && can_fall_back && fallback_ != nullptr && !strict) {
       return fallback_->compile(graph, partition, options);
     }
     TANDEM_RETURN_IF_ERROR(s);

@@ -21,7 +21,7 @@ Result<std::vector<Partition>> partition_graph(const graph::Graph& graph,
     }
     if (chosen == backends.size()) {
       missing.insert((node.domain.empty() ? "" : node.domain + ".") + node.op_type + " (opset " +
-                         std::to_string(graph.opset(node.domain)) + ")");
+                     std::to_string(graph.opset(node.domain)) + ")");
       continue;
     }
     if (partitions.empty() || partitions.back().backend_index != chosen) partitions.push_back({chosen, {}});

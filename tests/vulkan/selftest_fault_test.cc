@@ -21,7 +21,8 @@ TEST(VulkanSelfTestFault, AMismatchMarksTheDeviceUnusableAndSessionsRunOnTheCpu)
   auto info = vulkan::device_info();
   ASSERT_FALSE(info.is_ok());
   EXPECT_EQ(info.status().code(), StatusCode::kUnavailable);
-  EXPECT_NE(info.status().message().find("self-test failed on FullyConnected"), std::string::npos) << info.status().message();
+  EXPECT_NE(info.status().message().find("self-test failed on FullyConnected"), std::string::npos)
+      << info.status().message();
   EXPECT_NE(info.status().message().find("will not use this device"), std::string::npos);
 
   auto named = backends_named("vulkan");

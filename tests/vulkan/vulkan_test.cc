@@ -26,9 +26,9 @@ using testing::attr_ints;
 using testing::attr_string;
 using testing::ModelBuilder;
 
-#define REQUIRE_VULKAN()                                                              \
-  do {                                                                                \
-    auto info = vulkan::device_info();                                                \
+#define REQUIRE_VULKAN()                                                                \
+  do {                                                                                  \
+    auto info = vulkan::device_info();                                                  \
     if (!info.is_ok()) GTEST_SKIP() << "no usable Vulkan: " << info.status().message(); \
   } while (0)
 
@@ -36,7 +36,9 @@ using testing::ModelBuilder;
 class VulkanTest : public ::testing::Test {
  protected:
   void SetUp() override { before_ = vulkan::Context::validation_messages(); }
-  void TearDown() override { EXPECT_EQ(vulkan::Context::validation_messages(), before_) << "Vulkan validation messages (stderr)"; }
+  void TearDown() override {
+    EXPECT_EQ(vulkan::Context::validation_messages(), before_) << "Vulkan validation messages (stderr)";
+  }
   uint64_t before_ = 0;
 };
 
@@ -86,7 +88,8 @@ void expect_matches_reference(const ModelBuilder& b, const NamedValues& feeds, f
         ASSERT_TRUE(std::isnan(x[i])) << got->out[k].first << " at " << i;
         continue;
       }
-      ASSERT_LE(std::fabs(x[i] - y[i]), atol + rtol * std::fabs(y[i])) << got->out[k].first << " at " << i << ": " << x[i] << " vs " << y[i];
+      ASSERT_LE(std::fabs(x[i] - y[i]), atol + rtol * std::fabs(y[i]))
+          << got->out[k].first << " at " << i << ": " << x[i] << " vs " << y[i];
     }
   }
 }
@@ -142,8 +145,8 @@ TEST_F(VulkanTest, DeviceFactsAreReported) {
 TEST_F(VulkanTest, MatMulOddSizesBatchesAndBroadcasts) {
   REQUIRE_VULKAN();
   const std::vector<std::pair<Shape, Shape>> cases = {
-      {{1, 1}, {1, 1}}, {{65, 63}, {63, 67}}, {{3, 17, 5}, {3, 5, 9}}, {{2, 7, 4}, {4, 3}},
-      {{1, 33}, {2, 33, 70}}, {{4}, {4, 3}}, {{5, 6}, {6}}, {{2, 3, 129, 31}, {2, 3, 31, 65}},
+      {{1, 1}, {1, 1}},       {{65, 63}, {63, 67}}, {{3, 17, 5}, {3, 5, 9}}, {{2, 7, 4}, {4, 3}},
+      {{1, 33}, {2, 33, 70}}, {{4}, {4, 3}},        {{5, 6}, {6}},           {{2, 3, 129, 31}, {2, 3, 31, 65}},
   };
   for (const auto& [a, bshape] : cases) {
     SCOPED_TRACE(shape_to_string(a) + " x " + shape_to_string(bshape));
@@ -154,13 +157,17 @@ TEST_F(VulkanTest, MatMulOddSizesBatchesAndBroadcasts) {
 
 TEST_F(VulkanTest, GemmTransposesScalesAndBias) {
   REQUIRE_VULKAN();
-  struct Case { bool ta, tb; Shape c; };
-  for (const Case& k : {Case{false, false, {23}}, Case{true, false, {1, 23}}, Case{false, true, {37, 1}}, Case{true, true, {37, 23}},
-                        Case{false, false, {}}}) {
+  struct Case {
+    bool ta, tb;
+    Shape c;
+  };
+  for (const Case& k : {Case{false, false, {23}}, Case{true, false, {1, 23}}, Case{false, true, {37, 1}},
+                        Case{true, true, {37, 23}}, Case{false, false, {}}}) {
     SCOPED_TRACE(std::to_string(k.ta) + std::to_string(k.tb) + shape_to_string(k.c));
     const Shape a = k.ta ? Shape{19, 37} : Shape{37, 19}, bs = k.tb ? Shape{23, 19} : Shape{19, 23};
-    ModelBuilder b = one_node("Gemm", {{"a", a}, {"b", bs}, {"c", k.c.empty() ? Shape{1} : k.c}},
-                              {attr_int("transA", k.ta), attr_int("transB", k.tb), attr_float("alpha", 0.5f), attr_float("beta", 2.0f)});
+    ModelBuilder b = one_node(
+        "Gemm", {{"a", a}, {"b", bs}, {"c", k.c.empty() ? Shape{1} : k.c}},
+        {attr_int("transA", k.ta), attr_int("transB", k.tb), attr_float("alpha", 0.5f), attr_float("beta", 2.0f)});
     expect_matches_reference(b, feeds_for(b));
   }
 }
@@ -168,9 +175,10 @@ TEST_F(VulkanTest, GemmTransposesScalesAndBias) {
 TEST_F(VulkanTest, ConvolutionsStridesPadsDilationsGroupsAndFusedActivation) {
   REQUIRE_VULKAN();
   {
-    ModelBuilder b = one_node("Conv", {{"x", {2, 5, 11, 13}}},
-                              {attr_ints("strides", {2, 1}), attr_ints("pads", {1, 0, 2, 1}), attr_ints("dilations", {2, 1})},
-                              {init("w", {7, 5, 3, 2}, 3), init("bias", {7}, 4)});
+    ModelBuilder b =
+        one_node("Conv", {{"x", {2, 5, 11, 13}}},
+                 {attr_ints("strides", {2, 1}), attr_ints("pads", {1, 0, 2, 1}), attr_ints("dilations", {2, 1})},
+                 {init("w", {7, 5, 3, 2}, 3), init("bias", {7}, 4)});
     expect_matches_reference(b, feeds_for(b));
   }
   {  // grouped, then a ReLU that core/passes fuses into FusedConv
@@ -181,7 +189,8 @@ TEST_F(VulkanTest, ConvolutionsStridesPadsDilationsGroupsAndFusedActivation) {
     expect_matches_reference(b, feeds_for(b));
   }
   {  // depthwise + Clip (ReLU6), as in MobileNetV2
-    ModelBuilder b = one_node("Conv", {{"x", {1, 8, 15, 15}}}, {attr_int("group", 8), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})},
+    ModelBuilder b = one_node("Conv", {{"x", {1, 8, 15, 15}}},
+                              {attr_int("group", 8), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})},
                               {init("w", {8, 1, 3, 3}, 6), init("bias", {8}, 7)});
     b.nodes[0].outputs = {"c"};
     b.initializers.push_back({"lo", {}, {0.0f}, {}});
@@ -190,8 +199,9 @@ TEST_F(VulkanTest, ConvolutionsStridesPadsDilationsGroupsAndFusedActivation) {
     expect_matches_reference(b, feeds_for(b));
   }
   {  // 1-D, SAME_UPPER
-    ModelBuilder b = one_node("Conv", {{"x", {2, 4, 19}}}, {attr_string("auto_pad", "SAME_UPPER"), attr_ints("strides", {2})},
-                              {init("w", {3, 4, 5}, 8)});
+    ModelBuilder b =
+        one_node("Conv", {{"x", {2, 4, 19}}}, {attr_string("auto_pad", "SAME_UPPER"), attr_ints("strides", {2})},
+                 {init("w", {3, 4, 5}, 8)});
     expect_matches_reference(b, feeds_for(b));
   }
 }
@@ -199,10 +209,16 @@ TEST_F(VulkanTest, ConvolutionsStridesPadsDilationsGroupsAndFusedActivation) {
 TEST_F(VulkanTest, Pooling) {
   REQUIRE_VULKAN();
   const std::vector<std::pair<std::string, std::vector<testing::AttrSpec>>> cases = {
-      {"MaxPool", {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1}), attr_int("ceil_mode", 1)}},
+      {"MaxPool",
+       {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1}),
+        attr_int("ceil_mode", 1)}},
       {"MaxPool", {attr_ints("kernel_shape", {2, 3}), attr_ints("dilations", {2, 1})}},
-      {"AveragePool", {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1}), attr_int("count_include_pad", 1)}},
-      {"AveragePool", {attr_ints("kernel_shape", {3, 2}), attr_ints("strides", {2, 2}), attr_ints("pads", {0, 1, 1, 0}), attr_int("ceil_mode", 1)}},
+      {"AveragePool",
+       {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1}),
+        attr_int("count_include_pad", 1)}},
+      {"AveragePool",
+       {attr_ints("kernel_shape", {3, 2}), attr_ints("strides", {2, 2}), attr_ints("pads", {0, 1, 1, 0}),
+        attr_int("ceil_mode", 1)}},
       {"GlobalAveragePool", {}},
       {"GlobalMaxPool", {}},
   };
@@ -211,7 +227,8 @@ TEST_F(VulkanTest, Pooling) {
     ModelBuilder b = one_node(op, {{"x", {2, 3, 11, 10}}}, attrs);
     expect_matches_reference(b, feeds_for(b));
   }
-  ModelBuilder b1 = one_node("MaxPool", {{"x", {2, 3, 17}}}, {attr_ints("kernel_shape", {4}), attr_ints("strides", {3})});
+  ModelBuilder b1 =
+      one_node("MaxPool", {{"x", {2, 3, 17}}}, {attr_ints("kernel_shape", {4}), attr_ints("strides", {3})});
   expect_matches_reference(b1, feeds_for(b1));
 }
 
@@ -225,7 +242,8 @@ TEST_F(VulkanTest, SoftmaxLayerNormAndReductions) {
   expect_matches_reference(ls, feeds_for(ls));
   ModelBuilder legacy = one_node("Softmax", {{"x", {2, 3, 7}}}, {attr_int("axis", 1)}, {}, 11);  // opset 11: flattened
   expect_matches_reference(legacy, feeds_for(legacy));
-  ModelBuilder ln = one_node("LayerNormalization", {{"x", {4, 7, 333}}}, {attr_float("epsilon", 1e-5f)}, {init("g", {333}, 2), init("bt", {333}, 3)});
+  ModelBuilder ln = one_node("LayerNormalization", {{"x", {4, 7, 333}}}, {attr_float("epsilon", 1e-5f)},
+                             {init("g", {333}, 2), init("bt", {333}, 3)});
   expect_matches_reference(ln, feeds_for(ln, 1, -3, 5));
   ModelBuilder ln2 = one_node("LayerNormalization", {{"x", {2, 3, 5}}}, {attr_int("axis", 1)}, {init("g", {3, 5}, 2)});
   expect_matches_reference(ln2, feeds_for(ln2));
@@ -249,8 +267,8 @@ TEST_F(VulkanTest, ElementwiseBroadcastsAndActivations) {
   expect_matches_reference(prelu, feeds_for(prelu));
   ModelBuilder pw = one_node("Pow", {{"a", {3, 7}}, {"b", {7}}});
   expect_matches_reference(pw, feeds_for(pw, 5, 0.1f, 2.0f));
-  for (const char* op : {"Relu", "Sigmoid", "Tanh", "Exp", "Neg", "Abs", "Erf", "Floor", "Ceil", "Sin", "Cos", "Softplus",
-                         "HardSwish", "Elu", "LeakyRelu", "HardSigmoid", "Gelu"}) {
+  for (const char* op : {"Relu", "Sigmoid", "Tanh", "Exp", "Neg", "Abs", "Erf", "Floor", "Ceil", "Sin", "Cos",
+                         "Softplus", "HardSwish", "Elu", "LeakyRelu", "HardSigmoid", "Gelu"}) {
     SCOPED_TRACE(op);
     ModelBuilder b = one_node(op, {{"x", {1001}}}, {}, {}, std::string(op) == "Gelu" ? 20 : 17);
     expect_matches_reference(b, feeds_for(b, 9, -6, 6));
@@ -330,7 +348,8 @@ TEST_F(VulkanTest, AnIndexOutOfRangeIsAClearErrorAtRunTime) {
   auto r = run_on(embedding_model(), embedding_feeds({0, 1, 2, 50, 4, 5, 6, 7, 8, 9}), "vulkan");
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("Gather index 50 is out of range for an axis of 50"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("Gather index 50 is out of range for an axis of 50"), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(VulkanTest, AGridOverTheWorkgroupLimitCoversEveryElement) {
@@ -351,7 +370,10 @@ TEST_F(VulkanTest, AShapeTheKernelsRefuseFallsBackToTheCpu) {
   auto want = run_on(b, feeds_for(b), "reference");
   setenv("TANDEM_VULKAN_STRICT", "1", 1);
   auto strict_run = run_on(b, feeds_for(b), "vulkan");
-  if (strict) setenv("TANDEM_VULKAN_STRICT", saved.c_str(), 1); else unsetenv("TANDEM_VULKAN_STRICT");
+  if (strict)
+    setenv("TANDEM_VULKAN_STRICT", saved.c_str(), 1);
+  else
+    unsetenv("TANDEM_VULKAN_STRICT");
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   ASSERT_TRUE(want.is_ok());
   const Tensor& x = got->out[0].second.tensor();
@@ -359,7 +381,8 @@ TEST_F(VulkanTest, AShapeTheKernelsRefuseFallsBackToTheCpu) {
   ASSERT_EQ(x.shape(), y.shape());
   for (int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(x.data<float>()[i], y.data<float>()[i], 1e-5f);
   ASSERT_FALSE(strict_run.is_ok());
-  EXPECT_NE(strict_run.status().message().find("batch broadcasting"), std::string::npos) << strict_run.status().message();
+  EXPECT_NE(strict_run.status().message().find("batch broadcasting"), std::string::npos)
+      << strict_run.status().message();
 }
 
 TEST_F(VulkanTest, OneSessionRunsSeveralShapesAndRepeatsExactly) {
@@ -400,7 +423,8 @@ TEST_F(VulkanTest, TheModelParitySetRunsEntirelyOnVulkan) {
     if (!s.is_ok() && s.status().code() == StatusCode::kNotFound) GTEST_SKIP() << "run tests/models/prepare.sh first";
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
     NamedValues feeds;  // zeros: valid token ids, and pictures all the same
-    for (const ValueInfo& in : (*s)->inputs()) feeds.push_back({in.name, Value(*Tensor::allocate(in.type.dtype, in.type.smallest_shape()))});
+    for (const ValueInfo& in : (*s)->inputs())
+      feeds.push_back({in.name, Value(*Tensor::allocate(in.type.dtype, in.type.smallest_shape()))});
     auto out = (*s)->run(feeds);
     ASSERT_TRUE(out.is_ok()) << out.status().to_string();
     const std::vector<std::string> placement = (*s)->placement();  // of the run: shapes folded
