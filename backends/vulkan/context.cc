@@ -414,7 +414,12 @@ Status Context::init() {
   ci.ppEnabledLayerNames = layers.data();
   ci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
   ci.ppEnabledExtensionNames = extensions.data();
-  TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateInstance(&ci, nullptr, &instance_), "vkCreateInstance"));
+  const VkResult created = vk.vkCreateInstance(&ci, nullptr, &instance_);
+  if (created == VK_ERROR_INCOMPATIBLE_DRIVER) {
+    return unavailable("no Vulkan driver found (the loader found no ICD): install the GPU's Vulkan driver, or "
+                       "mesa-vulkan-drivers for lavapipe on the CPU");
+  }
+  TANDEM_RETURN_IF_ERROR(vk_check(created, "vkCreateInstance"));
   api_->load_instance(instance_);
   if (validate && vk.vkCreateDebugUtilsMessengerEXT != nullptr) {
     VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};

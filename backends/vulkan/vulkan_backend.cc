@@ -101,7 +101,7 @@ class VulkanBackend : public Backend {
   DeviceFacts device() const override {
     auto c = Context::get();
     if (!c.is_ok()) return {"vulkan (unavailable: " + c.status().message() + ")", DeviceKind::kGpu, 0};
-    return {(*c)->info().name + " (Vulkan)", DeviceKind::kGpu, (*c)->memory_available()};
+    return {"Vulkan: " + (*c)->info().describe(), DeviceKind::kGpu, (*c)->memory_available()};
   }
   bool supports(const graph::Node& node, const graph::Graph& graph) const override {
     return Context::get().is_ok() && can_lower(node, graph);

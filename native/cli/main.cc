@@ -9,6 +9,7 @@
 //                      [--backend B] [--threads N]
 //
 // Commands live in inspect.cc, run.cc and bench.cc; shared pieces in common.cc.
+#include <cstdio>
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
@@ -37,6 +38,7 @@ int usage() {
          "       [--api-key-file F] [--memory-cap 64M] [--privacy] [--deadline-ms N]   (hybrid: local or remote)\n"
          "  tandem bench MODEL.onnx [--runs R (50)] [--warmup W (5)] [--json] [--input NAME=FILE ...]\n"
          "                          [--shape NAME=DIMS ...] [--seed N] [--backend B] [--threads N]\n"
+         "  tandem devices          the backends this build has, their devices, and why one is unavailable\n"
 #ifdef TANDEM_HAS_SERVER
          "  tandem serve [--model-repository DIR] [--http-port N] ... (tandem serve --help)\n"
 #endif
@@ -78,9 +80,34 @@ tandem::Result<tandem::Shape> parse_dims(const std::string& text) {
   return s;
 }
 
+// One line per backend of this build: the device it runs on (for Vulkan: the GPU, its memory
+// and features) or why it cannot run here; then what `auto` picks.
+int cmd_devices() {
+  std::stringstream names(tandem::backend_choices());
+  std::string name;
+  while (std::getline(names, name, ',')) {
+    name.erase(0, name.find_first_not_of(' '));
+    if (name == "auto") continue;
+    auto backends = tandem::backends_named(name);
+    if (!backends.is_ok()) {
+      std::printf("%-10s unavailable: %s\n", name.c_str(), backends.status().message().c_str());
+      continue;
+    }
+    const tandem::DeviceFacts d = backends->front()->device();
+    std::string budget;
+    if (d.memory_budget > 0) budget = ", " + std::to_string(d.memory_budget >> 20) + " MiB available";
+    std::printf("%-10s %s%s\n", name.c_str(), d.name.c_str(), budget.c_str());
+  }
+  std::string order;
+  for (const auto& b : tandem::default_backends()) order += (order.empty() ? "" : ", ") + std::string(b->name());
+  std::printf("%-10s %s\n", "auto", order.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "devices") return cmd_devices();
 #ifdef TANDEM_HAS_SERVER
   if (argc >= 2 && std::string(argv[1]) == "serve") return tandem::serve::cmd_serve(argc - 2, argv + 2);
 #endif
