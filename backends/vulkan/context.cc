@@ -416,8 +416,9 @@ Status Context::init() {
   ci.ppEnabledExtensionNames = extensions.data();
   const VkResult created = vk.vkCreateInstance(&ci, nullptr, &instance_);
   if (created == VK_ERROR_INCOMPATIBLE_DRIVER) {
-    return unavailable("no Vulkan driver found (the loader found no ICD): install the GPU's Vulkan driver, or "
-                       "mesa-vulkan-drivers for lavapipe on the CPU");
+    return unavailable(
+        "no Vulkan driver found (the loader found no ICD): install the GPU's Vulkan driver, or "
+        "mesa-vulkan-drivers for lavapipe on the CPU");
   }
   TANDEM_RETURN_IF_ERROR(vk_check(created, "vkCreateInstance"));
   api_->load_instance(instance_);

@@ -9,8 +9,8 @@
 //                      [--backend B] [--threads N]
 //
 // Commands live in inspect.cc, run.cc and bench.cc; shared pieces in common.cc.
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <set>
