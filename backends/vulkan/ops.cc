@@ -193,12 +193,15 @@ constexpr UnaryInfo kUnary[] = {
     {"Softplus", static_cast<uint32_t>(UnaryOp::kSoftplus)},
 };
 
-const UnaryInfo* unary_info(std::string_view op) {
-  for (const UnaryInfo& u : kUnary) {
-    if (u.op == op) return &u;
+// The entry of a table of {op, code} for `op`, or null.
+template <typename Info, size_t N>
+const Info* find_op(const Info (&table)[N], std::string_view op) {
+  for (const Info& i : table) {
+    if (i.op == op) return &i;
   }
   return nullptr;
 }
+const UnaryInfo* unary_info(std::string_view op) { return find_op(kUnary, op); }
 
 struct BinaryInfo {
   std::string_view op;
@@ -208,12 +211,7 @@ constexpr BinaryInfo kBinary[] = {{"Add", BinaryOp::kAdd}, {"Sub", BinaryOp::kSu
                                   {"Div", BinaryOp::kDiv}, {"Pow", BinaryOp::kPow},    {"Max", BinaryOp::kMax},
                                   {"Min", BinaryOp::kMin}, {"PRelu", BinaryOp::kPRelu}};
 
-const BinaryInfo* binary_info(std::string_view op) {
-  for (const BinaryInfo& b : kBinary) {
-    if (b.op == op) return &b;
-  }
-  return nullptr;
-}
+const BinaryInfo* binary_info(std::string_view op) { return find_op(kBinary, op); }
 
 struct ReduceInfo {
   std::string_view op;
@@ -224,12 +222,7 @@ constexpr ReduceInfo kReduce[] = {
     {"ReduceMin", ReduceOp::kMin}, {"ReduceProd", ReduceOp::kProd}, {"ReduceSumSquare", ReduceOp::kSumSquare},
     {"ReduceL2", ReduceOp::kL2},   {"ReduceL1", ReduceOp::kL1},     {"ReduceLogSumExp", ReduceOp::kLogSumExp}};
 
-const ReduceInfo* reduce_info(std::string_view op) {
-  for (const ReduceInfo& r : kReduce) {
-    if (r.op == op) return &r;
-  }
-  return nullptr;
-}
+const ReduceInfo* reduce_info(std::string_view op) { return find_op(kReduce, op); }
 
 // The reduced axes (normalised, sorted), from the attribute or the constant second input.
 Result<std::vector<int64_t>> reduce_axes(const Node& n, const Graph& g, int64_t rank) {

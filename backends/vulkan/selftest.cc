@@ -59,28 +59,6 @@ struct Case {
   }
 };
 
-graph::Attribute ints(const std::string& name, std::vector<int64_t> v) {
-  graph::Attribute a;
-  a.name = name;
-  a.type = graph::Attribute::Type::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-graph::Attribute text(const std::string& name, const std::string& v) {
-  graph::Attribute a;
-  a.name = name;
-  a.type = graph::Attribute::Type::kString;
-  a.s = v;
-  return a;
-}
-graph::Attribute floats(const std::string& name, std::vector<float> v) {
-  graph::Attribute a;
-  a.name = name;
-  a.type = graph::Attribute::Type::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
-
 Case fully_connected() {
   Case c;
   c.name = "FullyConnected 37x19 @ 19x23 + bias, ReLU";
@@ -89,7 +67,7 @@ Case fully_connected() {
   const ValueId X = c.value("x", {M, K}), W = c.value("w", {K, N}, w), B = c.value("b", {N}, b),
                 Y = c.value("y", {M, N});
   c.g.inputs = {X};
-  c.node("FullyConnected", "com.tandem", {X, W, B}, Y).attributes = {text("activation", "Relu")};
+  c.node("FullyConnected", "com.tandem", {X, W, B}, Y).attributes = {graph::Attribute::of_string("activation", "Relu")};
   c.feeds = {Tensor::from_vector<float>({M, K}, x)};
   for (int64_t m = 0; m < M; ++m) {
     for (int64_t n = 0; n < N; ++n) {
@@ -111,14 +89,11 @@ Case conv(int64_t C, int64_t OC, int64_t group) {
   const ValueId X = c.value("x", {1, C, H, H}), W = c.value("w", {OC, cg, K, K}, w), B = c.value("b", {OC}, b);
   const ValueId Y = c.value("y", {1, OC, OH, OH});
   c.g.inputs = {X};
-  graph::Attribute g;
-  g.name = "group";
-  g.type = graph::Attribute::Type::kInt;
-  g.i = group;
+  using A = graph::Attribute;
   c.node("FusedConv", "com.tandem", {X, W, B}, Y).attributes = {
-      ints("strides", {2, 2}),      ints("pads", {1, 1, 1, 1}),
-      ints("kernel_shape", {K, K}), g,
-      text("activation", "Clip"),   floats("activation_params", {0.0f, 1.0f})};
+      A::of_ints("strides", {2, 2}),      A::of_ints("pads", {1, 1, 1, 1}),
+      A::of_ints("kernel_shape", {K, K}), A::of_int("group", group),
+      A::of_string("activation", "Clip"), A::of_floats("activation_params", {0.0f, 1.0f})};
   c.feeds = {Tensor::from_vector<float>({1, C, H, H}, x)};
   for (int64_t oc = 0; oc < OC; ++oc) {
     for (int64_t oh = 0; oh < OH; ++oh) {

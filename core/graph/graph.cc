@@ -196,6 +196,38 @@ Status Graph::finalize() {
   return Status::ok();
 }
 
+Attribute Attribute::of_int(std::string name, int64_t v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.type = Type::kInt;
+  a.i = v;
+  return a;
+}
+
+Attribute Attribute::of_ints(std::string name, std::vector<int64_t> v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.type = Type::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+
+Attribute Attribute::of_floats(std::string name, std::vector<float> v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.type = Type::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+
+Attribute Attribute::of_string(std::string name, std::string v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.type = Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+
 bool is_folded(const Graph& g, const Node& n) {
   if (n.outputs.empty()) return false;
   for (ValueId o : n.outputs) {

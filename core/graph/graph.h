@@ -35,7 +35,7 @@ struct TypeInfo {
   std::vector<Dim> dims;
   Kind optional_of = Kind::kTensor;  // for kOptional: what it holds
 
-  bool shape_known() const;  // every dim known
+  bool shape_known() const;      // every dim known
   Shape concrete_shape() const;  // requires shape_known()
   // Symbolic dimensions taken as 1: the shape planners and random feeds assume when none is given.
   Shape smallest_shape() const;
@@ -44,9 +44,23 @@ struct TypeInfo {
 };
 
 struct Attribute {
-  enum class Type { kUndefined = 0, kFloat = 1, kInt = 2, kString = 3, kTensor = 4, kGraph = 5,
-                    kFloats = 6, kInts = 7, kStrings = 8, kTensors = 9, kGraphs = 10,
-                    kSparseTensor = 11, kSparseTensors = 12, kTypeProto = 13, kTypeProtos = 14 };
+  enum class Type {
+    kUndefined = 0,
+    kFloat = 1,
+    kInt = 2,
+    kString = 3,
+    kTensor = 4,
+    kGraph = 5,
+    kFloats = 6,
+    kInts = 7,
+    kStrings = 8,
+    kTensors = 9,
+    kGraphs = 10,
+    kSparseTensor = 11,
+    kSparseTensors = 12,
+    kTypeProto = 13,
+    kTypeProtos = 14
+  };
   std::string name;
   Type type = Type::kUndefined;
   float f = 0;
@@ -60,6 +74,12 @@ struct Attribute {
   std::vector<Tensor> tensors;
   std::vector<std::shared_ptr<Graph>> graphs;
   std::string ref_attr_name;  // set inside function bodies; unused otherwise
+
+  // For code that builds nodes (passes, self-tests).
+  static Attribute of_int(std::string name, int64_t v);
+  static Attribute of_ints(std::string name, std::vector<int64_t> v);
+  static Attribute of_floats(std::string name, std::vector<float> v);
+  static Attribute of_string(std::string name, std::string v);
 };
 
 using ValueId = int32_t;
@@ -102,8 +122,8 @@ class Graph {
  public:
   std::string name;
   std::vector<ValueEntry> values;
-  std::vector<Node> nodes;  // topologically sorted once loaded
-  std::vector<ValueId> inputs;   // real inputs (initializers excluded)
+  std::vector<Node> nodes;      // topologically sorted once loaded
+  std::vector<ValueId> inputs;  // real inputs (initializers excluded)
   std::vector<ValueId> outputs;
   std::vector<ValueId> outer_refs;
   std::map<std::string, int64_t> opsets;  // domain -> version ("" = ai.onnx)

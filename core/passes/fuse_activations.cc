@@ -36,22 +36,6 @@ bool fusable_activation(const Rewriter& rw, const graph::Node& act, std::string*
   return true;
 }
 
-graph::Attribute string_attr(const std::string& name, const std::string& value) {
-  graph::Attribute a;
-  a.name = name;
-  a.type = graph::Attribute::Type::kString;
-  a.s = value;
-  return a;
-}
-
-graph::Attribute floats_attr(const std::string& name, std::vector<float> values) {
-  graph::Attribute a;
-  a.name = name;
-  a.type = graph::Attribute::Type::kFloats;
-  a.floats = std::move(values);
-  return a;
-}
-
 }  // namespace
 
 Result<int> fuse_activations(Rewriter& rw) {
@@ -77,8 +61,9 @@ Result<int> fuse_activations(Rewriter& rw) {
       fused.op_type = "FusedConv";
       fused.domain = kTandemDomain;
     }
-    fused.attributes.push_back(string_attr("activation", name));
-    if (!params.empty()) fused.attributes.push_back(floats_attr("activation_params", std::move(params)));
+    fused.attributes.push_back(graph::Attribute::of_string("activation", name));
+    if (!params.empty())
+      fused.attributes.push_back(graph::Attribute::of_floats("activation_params", std::move(params)));
     fused.outputs = {act.outputs[0]};
     rw.remove(i);
     rw.replace(static_cast<size_t>(ai), std::move(fused));

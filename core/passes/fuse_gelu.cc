@@ -62,7 +62,8 @@ bool tanh_head(const Rewriter& rw, size_t tanh, Match* m) {
   if (!is_onnx(t, "Tanh") || t.inputs.size() != 1 || t.outputs.size() != 1 || !t.has_output(0)) return false;
   const int32_t scale = inner(rw, t.inputs[0], tanh);
   if (scale < 0) return false;
-  const graph::ValueId s = operand_with_const(rw, rw.node(static_cast<size_t>(scale)), "Mul", 0.7978845608028654 /* sqrt(2 / pi) */);
+  const graph::ValueId s =
+      operand_with_const(rw, rw.node(static_cast<size_t>(scale)), "Mul", 0.7978845608028654 /* sqrt(2 / pi) */);
   const int32_t add = inner(rw, s, static_cast<size_t>(scale));
   if (add < 0) return false;
   const graph::Node& an = rw.node(static_cast<size_t>(add));
@@ -179,11 +180,7 @@ Result<int> fuse_gelu(Rewriter& rw) {
     gelu.domain = kTandemDomain;
     gelu.inputs = {m.x};
     gelu.outputs = {rw.node(last).outputs[0]};
-    graph::Attribute a;
-    a.name = "approximate";
-    a.type = graph::Attribute::Type::kString;
-    a.s = approximate;
-    gelu.attributes.push_back(std::move(a));
+    gelu.attributes.push_back(graph::Attribute::of_string("approximate", approximate));
     for (size_t k : m.nodes) {
       if (k != last) rw.remove(k);
     }
