@@ -12,11 +12,6 @@ namespace {
 
 std::atomic<uint64_t> g_validation_messages{0};
 
-bool env_flag(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] == '1';
-}
-
 Status vk_check(VkResult r, const char* what) {
   if (r == VK_SUCCESS) return Status::ok();
   if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
@@ -343,6 +338,11 @@ Context::~Context() {
   if (instance_ != VK_NULL_HANDLE) api_->vkDestroyInstance(instance_, nullptr);
 }
 
+bool env_flag(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && v[0] == '1';
+}
+
 bool gpu_present() {
   static const bool present = [] {
     auto api = load_api();
@@ -354,22 +354,16 @@ bool gpu_present() {
     ci.pApplicationInfo = &app;
     VkInstance instance = VK_NULL_HANDLE;
     if (vk.vkCreateInstance(&ci, nullptr, &instance) != VK_SUCCESS) return false;
-    // Instance-level entries of this probe's instance; Context::init reloads them for its own.
-    auto destroy = reinterpret_cast<PFN_vkDestroyInstance>(vk.vkGetInstanceProcAddr(instance, "vkDestroyInstance"));
-    auto enumerate = reinterpret_cast<PFN_vkEnumeratePhysicalDevices>(
-        vk.vkGetInstanceProcAddr(instance, "vkEnumeratePhysicalDevices"));
-    auto properties = reinterpret_cast<PFN_vkGetPhysicalDeviceProperties>(
-        vk.vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceProperties"));
+    // A copy of the table with this probe instance's entries; Context::init loads its own.
     Api probe = vk;
-    probe.vkEnumeratePhysicalDevices = enumerate;
-    probe.vkGetPhysicalDeviceProperties = properties;
+    probe.load_instance(instance);
     bool gpu = false;
     if (auto device = choose_device(probe, instance); device.is_ok()) {
       VkPhysicalDeviceProperties p;
-      properties(*device, &p);
+      probe.vkGetPhysicalDeviceProperties(*device, &p);
       gpu = p.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU && p.deviceType != VK_PHYSICAL_DEVICE_TYPE_OTHER;
     }
-    destroy(instance, nullptr);
+    probe.vkDestroyInstance(instance, nullptr);
     return gpu;
   }();
   return present;

@@ -171,6 +171,9 @@ class Context {
   friend Result<uint32_t> find_memory_type(const Context&, uint32_t, bool);
 };
 
+// TANDEM_VULKAN_* switches: set to a value starting with '1'.
+bool env_flag(const char* name);
+
 // Whether the device Context would choose is a GPU, found without making the context (no device,
 // no self-test): cheap enough for every process that lists its default backends.
 bool gpu_present();

@@ -302,7 +302,7 @@ bool can_lower(const Node& n, const Graph& g) {
       if (n.outputs[k] != graph::kNoValue) return false;
     }
   }
-  if (const UnaryInfo* u = unary_info(op)) return u != nullptr && all_float_io(n, g, 1);
+  if (unary_info(op) != nullptr) return all_float_io(n, g, 1);
   if (op == "Gelu") return all_float_io(n, g, 1);
   if (op == "Clip") return is_float(g, x) && is_float(g, y) && clip_bounds(n, g).is_ok();
   if (op == "Dropout") return is_float(g, x) && is_float(g, y);
@@ -356,12 +356,17 @@ bool can_lower(const Node& n, const Graph& g) {
   return false;
 }
 
+// float32 values as they are; int64/int32 (host indices, the only other values claimed) as int32.
+static SlotType slot_type_of(const graph::ValueEntry& e) {
+  return e.type.dtype == DType::kFloat32 ? SlotType::kFloat : SlotType::kIndex;
+}
+
 // ---- slots -----------------------------------------------------------------------------------
 
 uint32_t Lowering::read(ValueId v) {
   if (auto it = slots_.find(v); it != slots_.end()) return it->second;
   const graph::ValueEntry& e = entry(g_, v);
-  const SlotType type = e.type.dtype == DType::kFloat32 ? SlotType::kFloat : SlotType::kIndex;
+  const SlotType type = slot_type_of(e);
   const int64_t numel = e.constant ? e.constant->numel() : shape_numel(e.type.concrete_shape());
   const uint32_t s = program_.add_slot(type, numel);
   if (e.constant) {
@@ -375,7 +380,7 @@ uint32_t Lowering::read(ValueId v) {
 
 uint32_t Lowering::write(ValueId v) {
   const graph::ValueEntry& e = entry(g_, v);
-  const SlotType type = e.type.dtype == DType::kFloat32 ? SlotType::kFloat : SlotType::kIndex;
+  const SlotType type = slot_type_of(e);
   const uint32_t s = program_.add_slot(type, shape_numel(e.type.concrete_shape()));
   slots_[v] = s;
   return s;

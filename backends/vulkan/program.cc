@@ -8,11 +8,6 @@
 namespace tandem::vulkan {
 namespace {
 
-bool profiling() {
-  const char* v = std::getenv("TANDEM_VULKAN_PROFILE");
-  return v != nullptr && v[0] == '1';
-}
-
 Status check(VkResult r, const char* what) {
   if (r == VK_SUCCESS) return Status::ok();
   if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_POOL_MEMORY) {
@@ -257,7 +252,7 @@ Status Program::record() {
     vk.vkUpdateDescriptorSets(dev, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
   }
 
-  profile_ = profiling() && context_.info().timestamps;
+  profile_ = env_flag("TANDEM_VULKAN_PROFILE") && context_.info().timestamps;
   const auto queries = static_cast<uint32_t>(steps_.size() + 1);
   if (profile_) {
     VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};

@@ -10,11 +10,6 @@
 namespace tandem::vulkan {
 namespace {
 
-bool env_flag(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && v[0] == '1';
-}
-
 // One partition for one set of input shapes.
 class VulkanExecutable : public Executable {
  public:
@@ -50,9 +45,8 @@ class VulkanExecutable : public Executable {
     for (Tensor& t : outs) out_ptrs.push_back(&t);
     TANDEM_RETURN_IF_ERROR(program_.run(ins, out_ptrs));
     for (size_t k = 0; k < outs.size(); ++k) frame.value(boundary_.outputs[k]) = Value(std::move(outs[k]));
-    if (env_flag("TANDEM_VULKAN_PROFILE")) {
-      for (const auto& [label, ms] : program_.last_profile())
-        std::fprintf(stderr, "vulkan %-48s %8.3f ms\n", label.c_str(), ms);
+    for (const auto& [label, ms] : program_.last_profile()) {  // empty unless TANDEM_VULKAN_PROFILE=1
+      std::fprintf(stderr, "vulkan %-48s %8.3f ms\n", label.c_str(), ms);
     }
     for (size_t i : boundary_.nodes) frame.release_after(i);
     return Status::ok();
