@@ -10,6 +10,12 @@ foreach(spv ${SPV})
   if(NOT rem EQUAL 0 OR len EQUAL 0)
     message(FATAL_ERROR "${spv} is not SPIR-V (its size is not a multiple of 4)")
   endif()
+  # fp16 storage needs only 16-bit storage buffers; a shader with fp16 values (OpCapability
+  # Float16: words 0x00020011 0x00000009) would fail on devices without shaderFloat16.
+  string(FIND "${hex}" "1100020009000000" float16_at)
+  if(NOT float16_at EQUAL -1)
+    message(FATAL_ERROR "${spv} uses fp16 arithmetic (OpCapability Float16): load with float(), store with ftype()")
+  endif()
   # Bytes -> little-endian words.
   string(REGEX REPLACE "(..)(..)(..)(..)" "0x\\4\\3\\2\\1u," words "${hex}")
   string(APPEND body "const uint32_t k_${name}[] = {${words}};\n")

@@ -116,6 +116,8 @@ std::string DeviceInfo::describe() const {
   s += ", max storage buffer " + mib(max_storage_buffer_range);
   s += ", subgroup " + std::to_string(subgroup_size);
   if (fp16) s += ", fp16";
+  if (fp16_storage) s += ", fp16 storage";
+  if (!fp16_refused.empty()) s += ", fp16 storage refused by the self-test";
   if (int8) s += ", int8";
   if (timestamps) s += ", timestamps";
   return s;
@@ -246,7 +248,7 @@ Result<Buffer> Allocator::allocate(uint64_t size, bool host_visible) {
         vk.vkMapMemory(dev, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped);
       }
       if (b.size > need) b.free.push_back({need, b.size - need});
-      allocated_ += b.size;
+      (b.host ? allocated_host_ : allocated_) += b.size;
       // Reuse a slot freed by an emptied block.
       uint32_t slot = static_cast<uint32_t>(blocks_.size());
       for (uint32_t k = 0; k < blocks_.size(); ++k) {
@@ -294,7 +296,7 @@ void Allocator::release(Buffer& buf) {
   if (b.free.size() == 1 && b.free[0].offset == 0 && b.free[0].size == b.size) {
     if (b.mapped != nullptr) vk.vkUnmapMemory(context_.device(), b.memory);
     vk.vkFreeMemory(context_.device(), b.memory, nullptr);
-    allocated_ -= b.size;
+    (b.host ? allocated_host_ : allocated_) -= b.size;
     b = Block{};
   }
 }
@@ -469,6 +471,7 @@ Status Context::init() {
   if (has_extension(exts, VK_KHR_8BIT_STORAGE_EXTENSION_NAME)) f16i8.pNext = &s8;
   vk.vkGetPhysicalDeviceFeatures2(physical_, &feats);
   info_.fp16 = f16i8.shaderFloat16 && s16.storageBuffer16BitAccess;
+  info_.fp16_storage = s16.storageBuffer16BitAccess == VK_TRUE;
   info_.int8 = f16i8.shaderInt8 && s8.storageBuffer8BitAccess;
 
   // Memory: the largest device-local heap, and its budget when the driver reports one.
@@ -522,6 +525,9 @@ Status Context::init() {
   di.pQueueCreateInfos = &qi;
   di.enabledExtensionCount = static_cast<uint32_t>(dev_exts.size());
   di.ppEnabledExtensionNames = dev_exts.data();
+  VkPhysicalDevice16BitStorageFeatures enable16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+  enable16.storageBuffer16BitAccess = VK_TRUE;
+  if (info_.fp16_storage) di.pNext = &enable16;
   TANDEM_RETURN_IF_ERROR(vk_check(vk.vkCreateDevice(physical_, &di, nullptr, &device_), "vkCreateDevice"));
   TANDEM_RETURN_IF_ERROR(api_->load_device(device_));
   vk.vkGetDeviceQueue(device_, queue_family_, 0, &queue_);

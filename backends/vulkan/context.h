@@ -43,6 +43,10 @@ struct DeviceInfo {
   uint32_t max_push_constants = 0;
   uint32_t subgroup_size = 0;
   bool fp16 = false;  // shaderFloat16 + 16-bit storage buffers
+  // 16-bit storage buffers (all fp16 storage needs: arithmetic stays fp32), and the self-test's
+  // reason when it refused them on this device (fp16_storage is then false).
+  bool fp16_storage = false;
+  std::string fp16_refused;
   bool int8 = false;  // shaderInt8 + 8-bit storage buffers
   bool timestamps = false;
   float timestamp_period_ns = 0;
@@ -85,7 +89,8 @@ class Allocator {
   ~Allocator();
   Result<Buffer> allocate(uint64_t size, bool host_visible);
   void release(Buffer& buffer);
-  uint64_t allocated_bytes() const { return allocated_; }  // device memory held in blocks
+  uint64_t allocated_bytes() const { return allocated_; }     // device-local memory held in blocks
+  uint64_t staging_bytes() const { return allocated_host_; }  // host-visible (staging) blocks
 
  private:
   struct Range {
@@ -101,7 +106,7 @@ class Allocator {
   Context& context_;
   std::mutex mutex_;
   std::vector<Block> blocks_;
-  uint64_t allocated_ = 0;
+  uint64_t allocated_ = 0, allocated_host_ = 0;
 };
 
 // A compute pipeline for one shader and one set of specialization constants.

@@ -7,6 +7,8 @@
 #include <numeric>
 #include <string_view>
 
+#include "core/graph/resize_taps.h"
+
 namespace tandem::vulkan {
 namespace {
 
@@ -27,7 +29,6 @@ enum class UnaryOp : uint32_t {
   kErf = 22,
   kFloor = 23,
   kCeil = 24,
-  kIntToFloat = 25,
   kCopy = 26,
   kSin = 27,
   kCos = 28,
@@ -348,6 +349,10 @@ bool can_lower(const Node& n, const Graph& g) {
   if (op == "Gather") {
     return is_float(g, x) && is_float(g, y) && n.inputs.size() == 2 && host_index(g, n.inputs[1]);
   }
+  if (op == "Resize" || op == "Upsample") {
+    // The taps are computed at compile time: scales / sizes / roi must be constants.
+    return is_float(g, x) && is_float(g, y) && constant_inputs_from(n, g, 1);
+  }
   if (op == "Pad") {
     const std::string mode = n.attr_string("mode", "constant");
     return (mode == "constant" || mode == "edge" || mode == "reflect") && is_float(g, x) && is_float(g, y) &&
@@ -396,8 +401,9 @@ namespace {
 
 Status add(Lowering& l, const Node& n, std::string_view shader, std::vector<uint32_t> slots, const Push& push,
            uint64_t invocations, uint32_t local_size = 256) {
-  TANDEM_ASSIGN_OR_RETURN(const Pipeline* p, l.context().pipeline(shader, static_cast<uint32_t>(slots.size()),
-                                                                  static_cast<uint32_t>(push.words.size() * 4)));
+  TANDEM_ASSIGN_OR_RETURN(const Pipeline* p,
+                          l.context().pipeline(l.program().shader(shader), static_cast<uint32_t>(slots.size()),
+                                               static_cast<uint32_t>(push.words.size() * 4)));
   Step s;
   s.pipeline = p;
   s.slots = std::move(slots);
@@ -472,8 +478,8 @@ Status matmul_step(Lowering& l, const Node& n, const MatMulArgs& m) {
   p.u(m.a_batch).u(m.a_row).u(m.a_col).u(m.b_batch).u(m.b_row).u(m.b_col);
   p.u(m.bias_batch).u(m.bias_row).u(m.bias_col).u(static_cast<uint32_t>(m.act.act));
   p.f(m.alpha).f(m.beta).f(m.act.p0).f(m.act.p1);
-  TANDEM_ASSIGN_OR_RETURN(const Pipeline* pl,
-                          l.context().pipeline("matmul", 4, static_cast<uint32_t>(p.words.size() * 4)));
+  TANDEM_ASSIGN_OR_RETURN(const Pipeline* pl, l.context().pipeline(l.program().shader("matmul"), 4,
+                                                                   static_cast<uint32_t>(p.words.size() * 4)));
   Step s;
   s.pipeline = pl;
   s.slots = {m.a, m.b, m.has_bias ? m.bias : m.a, m.c};  // an unused binding still needs a buffer
@@ -860,6 +866,59 @@ Status lower_pad(Lowering& l, const Node& n) {
   return add(l, n, "pad", {x, y}, p, count);
 }
 
+// Resize as one dispatch per resized axis (separable taps from core/graph/resize_taps), through
+// intermediate buffers; an axis left unchanged costs nothing.
+Status lower_resize(Lowering& l, const Node& n) {
+  const Shape s = l.shape(n.inputs[0]);
+  std::vector<const Tensor*> inputs(n.inputs.size(), nullptr);
+  for (size_t k = 1; k < n.inputs.size(); ++k) {
+    if (n.has_input(k)) inputs[k] = &*l.graph().values[static_cast<size_t>(n.inputs[k])].constant;
+  }
+  Result<graph::ResizeParams> p = graph::resize_params(n, l.graph().opset(), s, inputs);
+  if (!p.is_ok()) return invalid_model(n.describe() + ": " + p.status().message());
+  if (p->out != l.shape(n.outputs[0])) return internal_error(n.describe() + ": output shape differs from its taps");
+  std::vector<size_t> axes;
+  std::vector<graph::ResizeTaps> maps;
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (s[d] == 0 || p->out[d] == 0) return unsupported(n.describe() + ": empty tensors on Vulkan");
+    Result<graph::ResizeTaps> m = graph::resize_taps(*p, d, s[d]);
+    if (!m.is_ok()) return invalid_model(n.describe() + ": " + m.status().message());
+    if (m->identity) continue;
+    axes.push_back(d);
+    maps.push_back(std::move(*m));
+  }
+  if (axes.empty()) {
+    l.alias(n.outputs[0], n.inputs[0]);
+    return Status::ok();
+  }
+  uint32_t cur = l.read(n.inputs[0]);
+  Shape shape = s;
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const size_t d = axes[k];
+    const graph::ResizeTaps& m = maps[k];
+    const int64_t entries = p->out[d] * m.taps;
+    TANDEM_ASSIGN_OR_RETURN(Tensor table, Tensor::allocate(DType::kInt32, {2 * entries}));
+    int32_t* words = table.data<int32_t>();
+    for (int64_t e = 0; e < entries; ++e) {
+      const bool outside = m.outside[static_cast<size_t>(e / m.taps)] != 0;
+      words[2 * e] = outside ? -1 : static_cast<int32_t>(m.idx[static_cast<size_t>(e)]);
+      words[2 * e + 1] = std::bit_cast<int32_t>(static_cast<float>(m.w[static_cast<size_t>(e)]));
+    }
+    const uint32_t taps = l.program().add_slot(SlotType::kIndex, 2 * entries);
+    l.program().set_constant(taps, std::move(table));
+    const int64_t outer = product(shape, 0, d), inner = product(shape, d + 1, shape.size()), in_len = shape[d];
+    shape[d] = p->out[d];
+    const uint32_t next =
+        k + 1 == axes.size() ? l.write(n.outputs[0]) : l.program().add_slot(SlotType::kFloat, shape_numel(shape));
+    const int64_t count = outer * shape[d] * inner;
+    Push push;
+    push.u(outer).u(in_len).u(shape[d]).u(inner).u(m.taps).f(static_cast<float>(p->extrapolation));
+    TANDEM_RETURN_IF_ERROR(add(l, n, "resize", {cur, taps, next}, push, count));
+    cur = next;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Status lower(const Node& n, Lowering& l) {
@@ -901,7 +960,10 @@ Status lower(const Node& n, Lowering& l) {
       l.alias(n.outputs[0], n.inputs[0]);
       return Status::ok();
     }
-    return unary(l, n, static_cast<uint32_t>(UnaryOp::kIntToFloat));
+    const uint32_t x = l.read(n.inputs[0]);
+    const uint32_t y = l.write(n.outputs[0]);
+    const int64_t count = l.program().slot_numel(y);
+    return add(l, n, "cast", {x, y}, Push().u(count), count);
   }
   if (op == "MatMul") return lower_matmul(l, n);
   if (op == "Gemm") return lower_gemm(l, n);
@@ -917,6 +979,7 @@ Status lower(const Node& n, Lowering& l) {
   if (op == "Expand") return lower_expand(l, n);
   if (op == "Gather") return lower_gather(l, n);
   if (op == "Pad") return lower_pad(l, n);
+  if (op == "Resize" || op == "Upsample") return lower_resize(l, n);
   return unsupported(n.describe() + " on Vulkan");
 }
 

@@ -4,6 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <map>
+
+#include <fp16.h>
 
 namespace tandem::vulkan {
 namespace {
@@ -75,7 +78,7 @@ Status Program::assign_buffers() {
   for (uint32_t s : inputs_) pinned[root(s)] = true;
   for (uint32_t s : outputs_) pinned[root(s)] = true;
   for (uint32_t s = 0; s < n; ++s) {
-    if (slots_[root(s)].constant.defined()) pinned[root(s)] = true;
+    if (slots_[root(s)].shared) pinned[root(s)] = true;  // a constant: its buffer is shared
   }
   for (size_t i = 0; i < steps_.size(); ++i) {
     for (uint32_t s : steps_[i].slots) {
@@ -108,12 +111,12 @@ Status Program::assign_buffers() {
   };
   // Pinned roots first (they live throughout), then the rest in step order.
   for (uint32_t r = 0; r < n; ++r) {
-    if (root(r) == r && pinned[r]) TANDEM_RETURN_IF_ERROR(take(r));
+    if (root(r) == r && pinned[r] && !slots_[r].shared) TANDEM_RETURN_IF_ERROR(take(r));
   }
   for (size_t i = 0; i < steps_.size(); ++i) {
     for (uint32_t s : steps_[i].slots) {
       const uint32_t r = root(s);
-      if (slots_[r].buffer < 0) TANDEM_RETURN_IF_ERROR(take(r));
+      if (slots_[r].buffer < 0 && !slots_[r].shared) TANDEM_RETURN_IF_ERROR(take(r));
     }
     for (uint32_t s : steps_[i].slots) {
       const uint32_t r = root(s);
@@ -123,7 +126,7 @@ Status Program::assign_buffers() {
       }
     }
   }
-  // Staging twins for the host's inputs and outputs (and, once, for constants).
+  // Staging twins for the host's inputs and outputs.
   if (context_.staging()) {
     for (uint32_t s : inputs_) {
       if (!slots_[root(s)].staging.valid()) {
@@ -142,7 +145,7 @@ Status Program::assign_buffers() {
 void* Program::host_view(uint32_t slot) {
   Slot& s = slots_[root(slot)];
   if (s.staging.valid()) return s.staging.mapped();
-  return buffers_[static_cast<size_t>(s.buffer)].mapped();
+  return device_buffer(root(slot)).mapped();
 }
 
 Status Program::write_slot(uint32_t slot, const Tensor& t, void* dst) {
@@ -154,7 +157,13 @@ Status Program::write_slot(uint32_t slot, const Tensor& t, void* dst) {
   if (s.type == SlotType::kFloat) {
     if (t.dtype() != DType::kFloat32)
       return internal_error("a Vulkan float input is " + std::string(dtype_name(t.dtype())));
-    std::memcpy(dst, t.raw_data(), static_cast<size_t>(n) * 4);
+    if (fp16_) {
+      const float* in = t.data<float>();
+      auto* out = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) out[i] = fp16_ieee_from_fp32_value(in[i]);
+    } else {
+      std::memcpy(dst, t.raw_data(), static_cast<size_t>(n) * 4);
+    }
     return Status::ok();
   }
   auto* out = static_cast<int32_t*>(dst);
@@ -179,7 +188,13 @@ Status Program::read_slot(uint32_t slot, const void* src, Tensor& t) {
   const int64_t n = slots_[slot].numel;
   if (t.numel() != n) return internal_error("a Vulkan output's size differs from its plan");
   if (slots_[root(slot)].type == SlotType::kFloat) {
-    std::memcpy(t.raw_data(), src, static_cast<size_t>(n) * 4);
+    if (fp16_) {
+      const auto* in = static_cast<const uint16_t*>(src);
+      float* out = t.data<float>();
+      for (int64_t i = 0; i < n; ++i) out[i] = fp16_ieee_to_fp32_value(in[i]);
+    } else {
+      std::memcpy(t.raw_data(), src, static_cast<size_t>(n) * 4);
+    }
     return Status::ok();
   }
   const auto* in = static_cast<const int32_t*>(src);
@@ -191,35 +206,75 @@ Status Program::read_slot(uint32_t slot, const void* src, Tensor& t) {
   return Status::ok();
 }
 
-Status Program::upload_constants() {
-  // Mapped memory: write in place. Staging: one host-visible buffer and a copy command each.
-  std::vector<std::pair<uint32_t, Buffer>> staged;
-  for (uint32_t r = 0; r < slots_.size(); ++r) {
-    if (root(r) != r || !slots_[r].constant.defined()) continue;
-    void* dst = buffers_[static_cast<size_t>(slots_[r].buffer)].mapped();
-    if (dst != nullptr) {
-      TANDEM_RETURN_IF_ERROR(write_slot(r, slots_[r].constant, dst));
-    } else {
-      TANDEM_ASSIGN_OR_RETURN(Buffer b, context_.allocator().allocate(slot_bytes(r), true));
-      TANDEM_RETURN_IF_ERROR(write_slot(r, slots_[r].constant, b.mapped()));
-      staged.emplace_back(r, std::move(b));
-    }
-    slots_[r].constant = Tensor();  // the device copy is the one that counts now
-  }
-  if (staged.empty()) return Status::ok();
+namespace {
+
+struct ConstantKey {
+  const void* data;
+  int64_t numel;
+  DType dtype;
+  SlotType type;
+  bool fp16;
+  int64_t index_bound;
+  auto operator<=>(const ConstantKey&) const = default;
+};
+
+std::mutex& constants_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::map<ConstantKey, std::weak_ptr<DeviceConstant>>& constants() {
+  static std::map<ConstantKey, std::weak_ptr<DeviceConstant>> c;
+  return c;
+}
+
+}  // namespace
+
+// Writes `value` into `device`: in place where the host can map it, else through a staging
+// buffer and one copy (waited for, so later submits see it).
+Status Program::upload(uint32_t slot, const Tensor& value, Buffer& device) {
+  if (device.mapped() != nullptr) return write_slot(slot, value, device.mapped());
+  TANDEM_ASSIGN_OR_RETURN(Buffer staged, context_.allocator().allocate(slot_bytes(slot), true));
+  TANDEM_RETURN_IF_ERROR(write_slot(slot, value, staged.mapped()));
   const Api& vk = context_.api();
   TANDEM_ASSIGN_OR_RETURN(VkCommandBuffer cb, context_.allocate_command_buffer());
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   vk.vkBeginCommandBuffer(cb, &bi);
-  for (auto& [r, b] : staged) {
-    VkBufferCopy region{0, 0, slot_bytes(r)};
-    vk.vkCmdCopyBuffer(cb, b.handle(), buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), 1, &region);
-  }
+  VkBufferCopy region{0, 0, slot_bytes(slot)};
+  vk.vkCmdCopyBuffer(cb, staged.handle(), device.handle(), 1, &region);
   vk.vkEndCommandBuffer(cb);
-  const Status s = context_.submit_and_wait(cb);  // the fence wait makes the copies visible to later submits
+  const Status s = context_.submit_and_wait(cb);
   context_.free_command_buffer(cb);
   return s;
+}
+
+// Each constant's device copy: the one another program already holds (same host bytes, same
+// form), or a new upload that later programs find. Under the cache's lock from lookup to
+// upload, so no program sees a buffer before its bytes are there.
+Status Program::share_constants() {
+  std::lock_guard<std::mutex> lock(constants_mutex());
+  auto& cache = constants();
+  std::erase_if(cache, [](const auto& entry) { return entry.second.expired(); });
+  for (uint32_t r = 0; r < slots_.size(); ++r) {
+    Slot& s = slots_[r];
+    if (root(r) != r || !s.constant.defined()) continue;
+    const ConstantKey key{s.constant.raw_data(), s.constant.numel(), s.constant.dtype(), s.type, fp16_, s.index_bound};
+    if (auto it = cache.find(key); it != cache.end()) {
+      if ((s.shared = it->second.lock())) {
+        s.constant = Tensor();
+        continue;
+      }
+    }
+    auto shared = std::make_shared<DeviceConstant>();
+    TANDEM_ASSIGN_OR_RETURN(shared->buffer, context_.allocator().allocate(slot_bytes(r), false));
+    TANDEM_RETURN_IF_ERROR(upload(r, s.constant, shared->buffer));
+    device_bytes_ += shared->buffer.size();
+    shared->host = std::move(s.constant);
+    s.constant = Tensor();
+    cache[key] = shared;
+    s.shared = std::move(shared);
+  }
+  return Status::ok();
 }
 
 Status Program::record() {
@@ -241,7 +296,7 @@ Status Program::record() {
     std::vector<VkWriteDescriptorSet> writes(s.slots.size());
     for (size_t k = 0; k < s.slots.size(); ++k) {
       const uint32_t r = root(s.slots[k]);
-      infos[k] = {buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), 0, slot_bytes(r)};
+      infos[k] = {device_buffer(r).handle(), 0, slot_bytes(r)};
       writes[k] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
       writes[k].dstSet = sets_[i];
       writes[k].dstBinding = static_cast<uint32_t>(k);
@@ -269,8 +324,7 @@ Status Program::record() {
     for (uint32_t s : inputs_) {
       const uint32_t r = root(s);
       VkBufferCopy region{0, 0, slot_bytes(r)};
-      vk.vkCmdCopyBuffer(cb_, slots_[r].staging.handle(), buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), 1,
-                         &region);
+      vk.vkCmdCopyBuffer(cb_, slots_[r].staging.handle(), device_buffer(r).handle(), 1, &region);
     }
     memory_barrier(vk, cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
                    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
@@ -302,8 +356,7 @@ Status Program::record() {
     for (uint32_t s : outputs_) {
       const uint32_t r = root(s);
       VkBufferCopy region{0, 0, slot_bytes(r)};
-      vk.vkCmdCopyBuffer(cb_, buffers_[static_cast<size_t>(slots_[r].buffer)].handle(), slots_[r].staging.handle(), 1,
-                         &region);
+      vk.vkCmdCopyBuffer(cb_, device_buffer(r).handle(), slots_[r].staging.handle(), 1, &region);
     }
     memory_barrier(vk, cb_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
                    VK_ACCESS_HOST_READ_BIT);
@@ -317,8 +370,8 @@ Status Program::record() {
 Status Program::finalize(std::vector<uint32_t> inputs, std::vector<uint32_t> outputs) {
   inputs_ = std::move(inputs);
   outputs_ = std::move(outputs);
+  TANDEM_RETURN_IF_ERROR(share_constants());
   TANDEM_RETURN_IF_ERROR(assign_buffers());
-  TANDEM_RETURN_IF_ERROR(upload_constants());
   return record();
 }
 

@@ -2,12 +2,16 @@
 // last reader has run), one step per kernel dispatch, and one command buffer recorded at compile
 // time and submitted by every run (the shapes are fixed per compile). Between steps a
 // compute -> compute barrier; host transfers are mapped copies, or staging buffers with transfer
-// barriers on devices whose memory the host cannot map.
+// barriers on devices whose memory the host cannot map. With fp16 storage, float slots hold fp16
+// (half the memory and bandwidth), converted on the host on the way in and out; the shaders'
+// _f16 variants compute in fp32.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backends/vulkan/context.h"
@@ -19,6 +23,14 @@ namespace tandem::vulkan {
 // in and out, refusing values that do not fit.
 enum class SlotType { kFloat, kIndex };
 
+// A constant (weights) on the device, shared by every program that reads the same host tensor
+// in the same form: a session compiles one program per set of input shapes, and its weights
+// belong on the device once.
+struct DeviceConstant {
+  Buffer buffer;
+  Tensor host;  // holds the host bytes (the cache's key) so their address cannot be reused while shared
+};
+
 struct Step {
   const Pipeline* pipeline = nullptr;
   std::vector<uint32_t> slots;  // one per binding, in binding order
@@ -29,7 +41,7 @@ struct Step {
 
 class Program {
  public:
-  explicit Program(Context& context) : context_(context) {}
+  explicit Program(Context& context, bool fp16 = false) : context_(context), fp16_(fp16) {}
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
@@ -38,10 +50,13 @@ class Program {
   // A slot that shares `root`'s buffer (Reshape and friends: same bytes, another shape).
   uint32_t add_alias(uint32_t root, int64_t numel);
   SlotType slot_type(uint32_t slot) const { return slots_[slot].type; }
+  bool fp16() const { return fp16_; }
+  // The embedded shader for this program's storage: NAME or NAME_f16.
+  std::string shader(std::string_view name) const { return fp16_ ? std::string(name) + "_f16" : std::string(name); }
   int64_t slot_numel(uint32_t slot) const { return slots_[slot].numel; }
   // Gather indices must lie in [-bound, bound): checked (and made non-negative) on upload.
   Status set_index_bound(uint32_t slot, int64_t bound);
-  // Constants are uploaded once, at finalize().
+  // Constants are uploaded at finalize(), or found on the device already (DeviceConstant).
   void set_constant(uint32_t slot, Tensor value) { slots_[root(slot)].constant = std::move(value); }
   void add_step(Step step) { steps_.push_back(std::move(step)); }
   size_t steps() const { return steps_.size(); }
@@ -64,22 +79,32 @@ class Program {
   struct Slot {
     SlotType type = SlotType::kFloat;
     int64_t numel = 0;
-    uint32_t alias_of = UINT32_MAX;  // UINT32_MAX: owns its buffer
-    int64_t index_bound = 0;         // > 0: gather indices in [-bound, bound)
-    Tensor constant;                 // defined: uploaded once
-    int buffer = -1;                 // into buffers_ (roots only)
-    Buffer staging;                  // host-visible twin for inputs/outputs when staging
+    uint32_t alias_of = UINT32_MAX;          // UINT32_MAX: owns its buffer
+    int64_t index_bound = 0;                 // > 0: gather indices in [-bound, bound)
+    Tensor constant;                         // defined: uploaded once
+    int buffer = -1;                         // into buffers_ (roots only)
+    Buffer staging;                          // host-visible twin for inputs/outputs when staging
+    std::shared_ptr<DeviceConstant> shared;  // constants: the device copy, instead of `buffer`
   };
   uint32_t root(uint32_t s) const { return slots_[s].alias_of == UINT32_MAX ? s : slots_[s].alias_of; }
-  uint64_t slot_bytes(uint32_t s) const { return static_cast<uint64_t>(std::max<int64_t>(slots_[s].numel, 1)) * 4; }
+  uint64_t element_bytes(uint32_t s) const { return fp16_ && slots_[root(s)].type == SlotType::kFloat ? 2 : 4; }
+  // Rounded up to whole words.
+  uint64_t slot_bytes(uint32_t s) const {
+    return (static_cast<uint64_t>(std::max<int64_t>(slots_[s].numel, 1)) * element_bytes(s) + 3) / 4 * 4;
+  }
   Status assign_buffers();
-  Status upload_constants();
+  Status share_constants();
+  Status upload(uint32_t slot, const Tensor& value, Buffer& device);
+  const Buffer& device_buffer(uint32_t r) const {
+    return slots_[r].shared ? slots_[r].shared->buffer : buffers_[static_cast<size_t>(slots_[r].buffer)];
+  }
   Status record();
   Status write_slot(uint32_t slot, const Tensor& t, void* dst);
   Status read_slot(uint32_t slot, const void* src, Tensor& t);
   void* host_view(uint32_t slot);  // mapped buffer or its staging twin
 
   Context& context_;
+  bool fp16_ = false;
   std::vector<Slot> slots_;
   std::vector<Step> steps_;
   std::vector<Buffer> buffers_;

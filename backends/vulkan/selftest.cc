@@ -4,13 +4,17 @@
 // computed here on the CPU. Vulkan drivers are known to return wrong results silently on some
 // GPUs; a mismatch marks the device unusable, with the reason, and sessions run elsewhere.
 //
-// TANDEM_VULKAN_SELFTEST_FAULT=1 corrupts one element of the device's first answer (tests
-// prove that a mismatch is caught and routed around).
+// Where the device has 16-bit storage, the same kernels run again with fp16 storage (looser
+// tolerance); a mismatch there only turns fp16 storage off (DeviceInfo::fp16_refused says why).
+//
+// TANDEM_VULKAN_SELFTEST_FAULT=1 corrupts one element of the device's first answer, =fp16 the
+// first fp16 answer (tests prove that a mismatch is caught and routed around).
 #include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "backends/vulkan/context.h"
 #include "backends/vulkan/ops.h"
@@ -148,10 +152,13 @@ Case softmax() {
   return c;
 }
 
-Status run_case(Context& context, Case& c, bool corrupt) {
+// fp16 storage rounds inputs, weights and outputs to 11 significant bits (relative 4.9e-4).
+constexpr float kTolerance = 1e-4f, kFp16Tolerance = 1e-2f;
+
+Status run_case(Context& context, Case& c, bool corrupt, bool fp16) {
   for (ValueId v : c.g.inputs) c.g.values[static_cast<size_t>(v)].is_graph_input = true;
   TANDEM_RETURN_IF_ERROR(c.g.finalize());
-  Program program(context);
+  Program program(context, fp16);
   Lowering l(c.g, program, context);
   for (const graph::Node& n : c.g.nodes) TANDEM_RETURN_IF_ERROR(lower(n, l));
   std::vector<uint32_t> in_slots;
@@ -168,12 +175,14 @@ Status run_case(Context& context, Case& c, bool corrupt) {
                           Tensor::allocate(DType::kFloat32, c.g.values[static_cast<size_t>(y)].type.concrete_shape()));
   TANDEM_RETURN_IF_ERROR(program.run(feeds, {&out}));
   if (corrupt) out.data<float>()[0] += 1.0f;
+  const float tol = fp16 ? kFp16Tolerance : kTolerance;
   for (size_t i = 0; i < c.expected.size(); ++i) {
     const float got = out.data<float>()[i], want = c.expected[i];
-    if (!(std::abs(got - want) <= 1e-4f + 1e-4f * std::abs(want))) {
-      return unavailable("the Vulkan self-test failed on " + c.name + ": element " + std::to_string(i) + " is " +
-                         std::to_string(got) + ", expected " + std::to_string(want) +
-                         " (the driver computes wrong results: Tandem will not use this device)");
+    if (!(std::abs(got - want) <= tol + tol * std::abs(want))) {
+      return unavailable(std::string("the Vulkan self-test failed on ") + c.name + (fp16 ? " with fp16 storage" : "") +
+                         ": element " + std::to_string(i) + " is " + std::to_string(got) + ", expected " +
+                         std::to_string(want) +
+                         (fp16 ? "" : " (the driver computes wrong results: Tandem will not use this device)"));
     }
   }
   return Status::ok();
@@ -183,18 +192,28 @@ Status run_case(Context& context, Case& c, bool corrupt) {
 
 Status Context::self_test() {
   const char* fault = std::getenv("TANDEM_VULKAN_SELFTEST_FAULT");
-  bool corrupt = fault != nullptr && fault[0] == '1';
+  const std::string_view fault_in = fault != nullptr ? fault : "";
   const std::function<Case()> cases[] = {fully_connected, [] { return conv(3, 4, 1); }, [] { return conv(3, 3, 3); },
                                          broadcast_add, softmax};
-  for (const auto& make : cases) {
-    Case c = make();
-    const Status s = run_case(*this, c, corrupt);
-    if (!s.is_ok()) {
-      return s.code() == StatusCode::kUnavailable
-                 ? s
-                 : unavailable("the Vulkan self-test could not run " + c.name + ": " + s.message());
+  auto run_all = [&](bool fp16, bool corrupt) -> Status {
+    for (const auto& make : cases) {
+      Case c = make();
+      const Status s = run_case(*this, c, corrupt, fp16);
+      if (!s.is_ok()) {
+        return s.code() == StatusCode::kUnavailable
+                   ? s
+                   : unavailable("the Vulkan self-test could not run " + c.name + ": " + s.message());
+      }
+      corrupt = false;
     }
-    corrupt = false;
+    return Status::ok();
+  };
+  TANDEM_RETURN_IF_ERROR(run_all(false, fault_in.starts_with("1")));
+  if (info_.fp16_storage) {
+    if (Status s = run_all(true, fault_in == "fp16"); !s.is_ok()) {
+      info_.fp16_storage = false;
+      info_.fp16_refused = s.message();
+    }
   }
   return Status::ok();
 }

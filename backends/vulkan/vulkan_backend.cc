@@ -13,7 +13,7 @@ namespace {
 // One partition for one set of input shapes.
 class VulkanExecutable : public Executable {
  public:
-  explicit VulkanExecutable(Context& context) : program_(context), context_(context) {}
+  VulkanExecutable(Context& context, bool fp16) : program_(context, fp16), context_(context) {}
 
   // Whether prepare() refused the partition for a shape known only while running.
   bool dynamic_shapes() const { return dynamic_; }
@@ -90,12 +90,18 @@ class VulkanExecutable : public Executable {
 
 class VulkanBackend : public Backend {
  public:
-  explicit VulkanBackend(std::shared_ptr<Backend> fallback) : fallback_(std::move(fallback)) {}
-  std::string_view name() const override { return "vulkan"; }
+  VulkanBackend(std::shared_ptr<Backend> fallback, Options options)
+      : fallback_(std::move(fallback)), options_(options) {}
+  std::string_view name() const override { return fp16() ? "vulkan-fp16" : "vulkan"; }
   DeviceFacts device() const override {
     auto c = Context::get();
     if (!c.is_ok()) return {"vulkan (unavailable: " + c.status().message() + ")", DeviceKind::kGpu, 0};
-    return {"Vulkan: " + (*c)->info().describe(), DeviceKind::kGpu, (*c)->memory_available()};
+    std::string storage = fp16() ? "fp16 storage" : "fp32";
+    if (options_.fp16_storage && !fp16()) {
+      const std::string& why = (*c)->info().fp16_refused;
+      storage += why.empty() ? " (no 16-bit storage buffers for fp16)" : " (fp16 storage refused: " + why + ")";
+    }
+    return {"Vulkan, " + storage + ": " + (*c)->info().describe(), DeviceKind::kGpu, (*c)->memory_available()};
   }
   bool supports(const graph::Node& node, const graph::Graph& graph) const override {
     return Context::get().is_ok() && can_lower(node, graph);
@@ -103,7 +109,7 @@ class VulkanBackend : public Backend {
   Result<std::unique_ptr<Executable>> compile(const graph::Graph& graph, const plan::Partition& partition,
                                               const CompileOptions& options) override {
     TANDEM_ASSIGN_OR_RETURN(Context * context, Context::get());
-    auto exe = std::make_unique<VulkanExecutable>(*context);
+    auto exe = std::make_unique<VulkanExecutable>(*context, fp16());
     const Status s = exe->prepare(graph, partition.nodes);
     // A partition the device cannot take (kUnsupported: a shape the kernels do not do, a buffer
     // over the device's limit; kOutOfMemory) runs on the fallback, unless TANDEM_VULKAN_STRICT=1
@@ -118,13 +124,21 @@ class VulkanBackend : public Backend {
   }
 
  private:
+  // fp16 storage where it was asked for and the device passed its fp16 self-test.
+  bool fp16() const {
+    if (!options_.fp16_storage) return false;
+    auto c = Context::get();
+    return c.is_ok() && (*c)->info().fp16_storage;
+  }
+
   std::shared_ptr<Backend> fallback_;
+  Options options_;
 };
 
 }  // namespace
 
-std::shared_ptr<Backend> make_backend(std::shared_ptr<Backend> fallback) {
-  return std::make_shared<VulkanBackend>(std::move(fallback));
+std::shared_ptr<Backend> make_backend(std::shared_ptr<Backend> fallback, Options options) {
+  return std::make_shared<VulkanBackend>(std::move(fallback), options);
 }
 
 Result<const DeviceInfo*> device_info() {

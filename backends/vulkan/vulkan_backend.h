@@ -10,7 +10,15 @@
 
 namespace tandem::vulkan {
 
-std::shared_ptr<Backend> make_backend(std::shared_ptr<Backend> fallback);
+struct Options {
+  // Float tensors stored as fp16 on the device (half the memory and bandwidth; arithmetic stays
+  // fp32; outputs within ~1e-2 relative instead of 1e-4), where the device has 16-bit storage
+  // buffers and passed the fp16 self-test. Elsewhere the backend stays fp32 and is named
+  // "vulkan", not "vulkan-fp16".
+  bool fp16_storage = false;
+};
+
+std::shared_ptr<Backend> make_backend(std::shared_ptr<Backend> fallback, Options options = {});
 
 // Whether this process can use Vulkan, and the device: an error says why not (no loader, no
 // device, a failed self-test). Made once, on first call.

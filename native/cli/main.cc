@@ -90,17 +90,17 @@ int cmd_devices() {
     if (name == "auto") continue;
     auto backends = tandem::backends_named(name);
     if (!backends.is_ok()) {
-      std::printf("%-10s unavailable: %s\n", name.c_str(), backends.status().message().c_str());
+      std::printf("%-12s unavailable: %s\n", name.c_str(), backends.status().message().c_str());
       continue;
     }
     const tandem::DeviceFacts d = backends->front()->device();
     std::string budget;
     if (d.memory_budget > 0) budget = ", " + std::to_string(d.memory_budget >> 20) + " MiB available";
-    std::printf("%-10s %s%s\n", name.c_str(), d.name.c_str(), budget.c_str());
+    std::printf("%-12s %s%s\n", name.c_str(), d.name.c_str(), budget.c_str());
   }
   std::string order;
   for (const auto& b : tandem::default_backends()) order += (order.empty() ? "" : ", ") + std::string(b->name());
-  std::printf("%-10s %s\n", "auto", order.c_str());
+  std::printf("%-12s %s\n", "auto", order.c_str());
   return 0;
 }
 

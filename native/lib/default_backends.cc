@@ -40,6 +40,11 @@ std::shared_ptr<Backend> vulkan_backend() {
   static const std::shared_ptr<Backend> b = vulkan::make_backend(cpu_backends().front());
   return b;
 }
+
+std::shared_ptr<Backend> vulkan_fp16_backend() {
+  static const std::shared_ptr<Backend> b = vulkan::make_backend(cpu_backends().front(), {.fp16_storage = true});
+  return b;
+}
 #endif
 
 }  // namespace
@@ -59,11 +64,19 @@ std::vector<std::shared_ptr<Backend>> default_backends() {
 Result<std::vector<std::shared_ptr<Backend>>> backends_named(std::string_view choice) {
   if (choice == "auto") return default_backends();
   if (choice == "reference") return std::vector<std::shared_ptr<Backend>>{reference_backend()};
-  if (choice == "vulkan") {
+  if (choice == "vulkan" || choice == "vulkan-fp16") {
 #if TANDEM_HAS_VULKAN
-    if (auto info = vulkan::device_info(); !info.is_ok()) return info.status();
+    auto info = vulkan::device_info();
+    if (!info.is_ok()) return info.status();
+    const bool fp16 = choice == "vulkan-fp16";
+    if (fp16 && !(*info)->fp16_storage) {
+      return unsupported((*info)->name +
+                         ((*info)->fp16_refused.empty() ? " has no 16-bit storage buffers"
+                                                        : " failed the fp16 self-test: " + (*info)->fp16_refused) +
+                         "; use --backend vulkan (fp32)");
+    }
     std::vector<std::shared_ptr<Backend>> list = cpu_backends();
-    list.insert(list.begin(), vulkan_backend());
+    list.insert(list.begin(), fp16 ? vulkan_fp16_backend() : vulkan_backend());
     return list;
 #else
     return unsupported("this build has no Vulkan backend (install libvulkan-dev glslc spirv-tools and reconfigure)");
@@ -83,7 +96,7 @@ std::string backend_choices() {
   s += ", xnnpack";
 #endif
 #if TANDEM_HAS_VULKAN
-  s += ", vulkan";
+  s += ", vulkan, vulkan-fp16";
 #endif
   return s;
 }

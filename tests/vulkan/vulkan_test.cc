@@ -3,12 +3,17 @@
 // validation on: every op the backend claims against the reference backend on odd sizes, with
 // TANDEM_VULKAN_STRICT=1 so a claimed node that does not lower fails instead of falling back;
 // staging, the fallback for shapes the kernels refuse, run-time index errors, the self-test.
-// Skips (not fails) where there is no Vulkan at all.
+// TANDEM_TEST_VULKAN_BACKEND=vulkan-fp16 runs the same cases with fp16 storage, at fp16's
+// tolerance (1e-2 relative to the output's scale). Skips (not fails) where there is no Vulkan
+// at all.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
+
+#include <fp16.h>
 
 #include "backends/reference/reference_backend.h"
 #include "backends/vulkan/context.h"
@@ -26,10 +31,22 @@ using testing::attr_ints;
 using testing::attr_string;
 using testing::ModelBuilder;
 
-#define REQUIRE_VULKAN()                                                                \
-  do {                                                                                  \
-    auto info = vulkan::device_info();                                                  \
-    if (!info.is_ok()) GTEST_SKIP() << "no usable Vulkan: " << info.status().message(); \
+// The backend under test: "vulkan" (fp32) or "vulkan-fp16".
+const std::string& backend_under_test() {
+  static const std::string name = [] {
+    const char* v = std::getenv("TANDEM_TEST_VULKAN_BACKEND");
+    return std::string(v != nullptr && v[0] != 0 ? v : "vulkan");
+  }();
+  return name;
+}
+bool fp16_under_test() { return backend_under_test() == "vulkan-fp16"; }
+
+#define REQUIRE_VULKAN()                                                                                        \
+  do {                                                                                                          \
+    auto info = vulkan::device_info();                                                                          \
+    if (!info.is_ok()) GTEST_SKIP() << "no usable Vulkan: " << info.status().message();                         \
+    auto named = backends_named(backend_under_test());                                                          \
+    if (!named.is_ok()) GTEST_SKIP() << backend_under_test() << " is not usable: " << named.status().message(); \
   } while (0)
 
 // Every test: no validation message (TANDEM_VULKAN_VALIDATION=1 counts them).
@@ -65,15 +82,29 @@ Result<Ran> run_on(const ModelBuilder& b, const NamedValues& feeds, const std::s
   return r;
 }
 
-// Runs `b` on Vulkan and on the reference kernels; every output within 1e-4 relative, and the
-// whole graph in one Vulkan partition.
-void expect_matches_reference(const ModelBuilder& b, const NamedValues& feeds, float rtol = 1e-4f, float atol = 1e-5f) {
-  auto got = run_on(b, feeds, "vulkan");
+// Runs `b` on Vulkan and on the reference kernels; every output within 1e-4 relative (fp16
+// storage: 1e-2 relative, and 1e-2 of the output's largest magnitude absolute), and the whole
+// graph in one Vulkan partition.
+// With fp16 storage the float feeds are first rounded to fp16, for both sides: the comparison
+// is then of the kernels, not of fp16's rounding of the inputs (Floor of -2.0001 is -3, of its
+// fp16 value -2).
+void expect_matches_reference(const ModelBuilder& b, const NamedValues& given, float rtol = 1e-4f, float atol = 1e-5f) {
+  NamedValues feeds = given;
+  if (fp16_under_test()) {
+    for (auto& [name, v] : feeds) {
+      if (!v.is_tensor() || v.tensor().dtype() != DType::kFloat32) continue;
+      Tensor t = *Tensor::allocate(DType::kFloat32, v.tensor().shape());
+      for (int64_t i = 0; i < t.numel(); ++i)
+        t.data<float>()[i] = fp16_ieee_to_fp32_value(fp16_ieee_from_fp32_value(v.tensor().data<float>()[i]));
+      v = Value(std::move(t));
+    }
+  }
+  auto got = run_on(b, feeds, backend_under_test());
   auto want = run_on(b, feeds, "reference");
   ASSERT_TRUE(got.is_ok()) << got.status().to_string();
   ASSERT_TRUE(want.is_ok()) << want.status().to_string();
   ASSERT_EQ(got->placement.size(), 1u) << (got->placement.empty() ? "" : got->placement[0]);
-  EXPECT_EQ(got->placement[0].rfind("vulkan: ", 0), 0u) << got->placement[0];
+  EXPECT_EQ(got->placement[0].rfind(backend_under_test() + ": ", 0), 0u) << got->placement[0];
   ASSERT_EQ(got->out.size(), want->out.size());
   for (size_t k = 0; k < got->out.size(); ++k) {
     const Tensor& a = got->out[k].second.tensor();
@@ -83,12 +114,21 @@ void expect_matches_reference(const ModelBuilder& b, const NamedValues& feeds, f
     if (a.dtype() != DType::kFloat32) continue;
     const float* x = a.data<float>();
     const float* y = e.data<float>();
+    float r = rtol, t = atol;
+    if (fp16_under_test()) {
+      float scale = 1;
+      for (int64_t i = 0; i < e.numel(); ++i) {
+        if (std::isfinite(y[i])) scale = std::max(scale, std::fabs(y[i]));
+      }
+      r = std::max(rtol, 1e-2f);
+      t = std::max(atol, 1e-2f * scale);
+    }
     for (int64_t i = 0; i < a.numel(); ++i) {
       if (std::isnan(y[i])) {
         ASSERT_TRUE(std::isnan(x[i])) << got->out[k].first << " at " << i;
         continue;
       }
-      ASSERT_LE(std::fabs(x[i] - y[i]), atol + rtol * std::fabs(y[i]))
+      ASSERT_LE(std::fabs(x[i] - y[i]), t + r * std::fabs(y[i]))
           << got->out[k].first << " at " << i << ": " << x[i] << " vs " << y[i];
     }
   }
@@ -132,11 +172,13 @@ TEST_F(VulkanTest, DeviceFactsAreReported) {
   EXPECT_GT(d.device_local_bytes, 0u);
   EXPECT_GE(d.max_workgroup_invocations, 256u);
   EXPECT_GE(d.max_push_constants, 128u);
-  auto backends = backends_named("vulkan");
+  auto backends = backends_named(backend_under_test());
   ASSERT_TRUE(backends.is_ok());
+  EXPECT_EQ(backends->front()->name(), backend_under_test());
   const DeviceFacts f = backends->front()->device();
   EXPECT_EQ(f.kind, DeviceKind::kGpu);
   EXPECT_GT(f.memory_budget, 0u);
+  EXPECT_NE(f.name.find(fp16_under_test() ? "fp16 storage:" : "fp32:"), std::string::npos) << f.name;
   std::printf("device: %s\n", d.describe().c_str());
 }
 
@@ -319,6 +361,69 @@ TEST_F(VulkanTest, DataMovement) {
   }
 }
 
+// Resize: every interpolation mode and the common coordinate transforms, up and down, on odd
+// sizes; scales or sizes; several resized axes (one dispatch each) and an Upsample.
+TEST_F(VulkanTest, ResizeModesAndCoordinateTransforms) {
+  REQUIRE_VULKAN();
+  struct Case {
+    std::string mode, coord;
+    std::vector<float> scales;   // or
+    std::vector<int64_t> sizes;  // (one of the two)
+    std::vector<testing::AttrSpec> extra;
+    int64_t opset = 13;
+  };
+  const Shape x = {2, 3, 7, 5};
+  const std::vector<Case> cases = {
+      {"nearest", "asymmetric", {1, 1, 2, 3}, {}, {attr_string("nearest_mode", "floor")}},
+      {"nearest", "half_pixel", {}, {2, 3, 11, 4}, {}},
+      {"nearest", "align_corners", {1, 1, 0.5f, 1.7f}, {}, {attr_string("nearest_mode", "round_prefer_ceil")}},
+      {"linear", "half_pixel", {}, {2, 3, 13, 3}, {}},
+      {"linear", "align_corners", {1, 1, 1.5f, 2}, {}, {}},
+      {"linear", "pytorch_half_pixel", {}, {2, 3, 1, 9}, {}},
+      {"linear", "asymmetric", {1, 2, 1, 1}, {}, {}},  // a channel axis, with an outer batch
+      {"cubic", "half_pixel", {1, 1, 2, 2}, {}, {attr_float("cubic_coeff_a", -0.5f), attr_int("exclude_outside", 1)}},
+      {"cubic", "align_corners", {}, {2, 3, 4, 8}, {}},
+      {"linear", "half_pixel", {}, {2, 3, 3, 2}, {attr_int("antialias", 1)}, 18},
+      {"linear", "half_pixel_symmetric", {1, 1, 1.3f, 0.7f}, {}, {}, 19},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.mode + " " + c.coord);
+    ModelBuilder b;
+    b.opset = c.opset;
+    b.inputs = {{"x", DType::kFloat32, x}};
+    std::vector<testing::AttrSpec> attrs = {attr_string("mode", c.mode),
+                                            attr_string("coordinate_transformation_mode", c.coord)};
+    attrs.insert(attrs.end(), c.extra.begin(), c.extra.end());
+    if (c.sizes.empty()) {
+      b.initializers = {{"scales", {static_cast<int64_t>(c.scales.size())}, c.scales, {}}};
+      b.nodes = {{"Resize", {"x", "", "scales"}, {"y"}, attrs}};
+    } else {
+      b.nodes = {{"Constant", {}, {"sizes"}, {attr_ints("value_ints", c.sizes)}},
+                 {"Resize", {"x", "", "", "sizes"}, {"y"}, attrs}};
+    }
+    b.outputs = {{"y", DType::kFloat32, {}}};
+    expect_matches_reference(b, feeds_for(b));
+  }
+  {  // tf_crop_and_resize: a roi, and the extrapolation value outside it
+    ModelBuilder b;
+    b.inputs = {{"x", DType::kFloat32, x}};
+    b.initializers = {{"roi", {8}, {0, 0, -0.2f, 0.1f, 1, 1, 0.8f, 1.3f}, {}}};
+    b.nodes = {{"Constant", {}, {"sizes"}, {attr_ints("value_ints", {2, 3, 6, 7})}},
+               {"Resize",
+                {"x", "roi", "", "sizes"},
+                {"y"},
+                {attr_string("mode", "linear"), attr_string("coordinate_transformation_mode", "tf_crop_and_resize"),
+                 attr_float("extrapolation_value", 2.5f)}}};
+    b.outputs = {{"y", DType::kFloat32, {}}};
+    expect_matches_reference(b, feeds_for(b));
+  }
+  {  // Upsample (opset 9), nearest, scales as an input
+    ModelBuilder b = one_node("Upsample", {{"x", {1, 2, 3, 4}}}, {attr_string("mode", "nearest")},
+                              {{"scales", {4}, {1, 1, 2, 2.5f}, {}}}, 9);
+    expect_matches_reference(b, feeds_for(b));
+  }
+}
+
 // Indices and masks: int64 graph inputs the device keeps as int32.
 ModelBuilder embedding_model() {
   ModelBuilder b;
@@ -345,7 +450,7 @@ TEST_F(VulkanTest, GatherAndCastOfHostIndices) {
 
 TEST_F(VulkanTest, AnIndexOutOfRangeIsAClearErrorAtRunTime) {
   REQUIRE_VULKAN();
-  auto r = run_on(embedding_model(), embedding_feeds({0, 1, 2, 50, 4, 5, 6, 7, 8, 9}), "vulkan");
+  auto r = run_on(embedding_model(), embedding_feeds({0, 1, 2, 50, 4, 5, 6, 7, 8, 9}), backend_under_test());
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("Gather index 50 is out of range for an axis of 50"), std::string::npos)
@@ -366,10 +471,10 @@ TEST_F(VulkanTest, AShapeTheKernelsRefuseFallsBackToTheCpu) {
   const char* strict = std::getenv("TANDEM_VULKAN_STRICT");
   const std::string saved = strict ? strict : "";
   unsetenv("TANDEM_VULKAN_STRICT");
-  auto got = run_on(b, feeds_for(b), "vulkan");
+  auto got = run_on(b, feeds_for(b), backend_under_test());
   auto want = run_on(b, feeds_for(b), "reference");
   setenv("TANDEM_VULKAN_STRICT", "1", 1);
-  auto strict_run = run_on(b, feeds_for(b), "vulkan");
+  auto strict_run = run_on(b, feeds_for(b), backend_under_test());
   if (strict)
     setenv("TANDEM_VULKAN_STRICT", saved.c_str(), 1);
   else
@@ -393,7 +498,7 @@ TEST_F(VulkanTest, OneSessionRunsSeveralShapesAndRepeatsExactly) {
   b.nodes = {{"MatMul", {"x", "w"}, {"m"}}, {"Add", {"m", "bias"}, {"a"}}, {"Relu", {"a"}, {"y"}}};
   b.outputs = {{"y", DType::kFloat32, {-1, 8}, {"batch"}}};
   SessionOptions o;
-  o.backends = *backends_named("vulkan");
+  o.backends = *backends_named(backend_under_test());
   const std::string bytes = b.build();
   auto s = Session::load(testing::as_bytes(bytes), o);
   ASSERT_TRUE(s.is_ok());
@@ -410,6 +515,31 @@ TEST_F(VulkanTest, OneSessionRunsSeveralShapesAndRepeatsExactly) {
   expect_matches_reference(b, {{"x", Value(random_tensor({7, 16}, 3))}});
 }
 
+// A session compiles one program per set of input shapes; the weights are on the device once.
+// 16 MiB of weights and six batch sizes: copies per shape (96 MiB) would need a second 64 MiB
+// block of device memory.
+TEST_F(VulkanTest, WeightsAreOnTheDeviceOnceAcrossShapes) {
+  REQUIRE_VULKAN();
+  ModelBuilder b;
+  b.inputs = {{"x", DType::kFloat32, {-1, 1024}, {"batch"}}};
+  b.initializers = {init("w", {1024, 4096}, 1)};
+  b.nodes = {{"MatMul", {"x", "w"}, {"y"}}};
+  b.outputs = {{"y", DType::kFloat32, {-1, 4096}, {"batch"}}};
+  SessionOptions o;
+  o.backends = *backends_named(backend_under_test());
+  const std::string bytes = b.build();
+  auto s = Session::load(testing::as_bytes(bytes), o);
+  ASSERT_TRUE(s.is_ok());
+  vulkan::Allocator& device = (*vulkan::Context::get())->allocator();
+  const uint64_t before = device.allocated_bytes();
+  for (int64_t batch = 1; batch <= 6; ++batch) {
+    auto out = (*s)->run({{"x", Value(random_tensor({batch, 1024}, static_cast<uint32_t>(batch)))}});
+    ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+    EXPECT_EQ((*s)->placement()[0].rfind(backend_under_test() + ": ", 0), 0u);
+  }
+  EXPECT_LE(device.allocated_bytes() - before, uint64_t{64} << 20);
+}
+
 // The model-parity set (tests/models/generated, made by tests/models/prepare.sh) runs on Vulkan
 // with no node left on the CPU. Outputs are compared with onnxruntime by model_parity_vulkan.
 TEST_F(VulkanTest, TheModelParitySetRunsEntirelyOnVulkan) {
@@ -418,7 +548,7 @@ TEST_F(VulkanTest, TheModelParitySetRunsEntirelyOnVulkan) {
   for (const char* name : {"resnet18", "mobilenetv2", "bert_encoder"}) {
     SCOPED_TRACE(name);
     SessionOptions o;
-    o.backends = *backends_named("vulkan");
+    o.backends = *backends_named(backend_under_test());
     auto s = Session::load(dir + name + ".onnx", o);
     if (!s.is_ok() && s.status().code() == StatusCode::kNotFound) GTEST_SKIP() << "run tests/models/prepare.sh first";
     ASSERT_TRUE(s.is_ok()) << s.status().to_string();
@@ -429,8 +559,31 @@ TEST_F(VulkanTest, TheModelParitySetRunsEntirelyOnVulkan) {
     ASSERT_TRUE(out.is_ok()) << out.status().to_string();
     const std::vector<std::string> placement = (*s)->placement();  // of the run: shapes folded
     ASSERT_EQ(placement.size(), 1u) << placement[0] << " ...";
-    EXPECT_EQ(placement[0].rfind("vulkan: ", 0), 0u) << placement[0];
+    EXPECT_EQ(placement[0].rfind(backend_under_test() + ": ", 0), 0u) << placement[0];
   }
+}
+
+// fp16 storage is what runs: values come back rounded to fp16 (an fp32 path would return
+// them exactly), and fp16's range ends at 65504.
+TEST_F(VulkanTest, Fp16StorageRoundsValuesToHalfPrecision) {
+  REQUIRE_VULKAN();
+  auto named = backends_named("vulkan-fp16");
+  if (!named.is_ok()) GTEST_SKIP() << named.status().message();
+  ModelBuilder b = one_node("Relu", {{"x", {4}}});
+  const std::vector<float> in = {1.0f + 1.0f / 4096, 0.1f, 3.14159265f, 70000.0f};
+  NamedValues feeds = {{"x", Value(Tensor::from_vector<float>({4}, in))}};
+  auto half = run_on(b, feeds, "vulkan-fp16");
+  auto full = run_on(b, feeds, "vulkan");
+  ASSERT_TRUE(half.is_ok()) << half.status().to_string();
+  ASSERT_TRUE(full.is_ok()) << full.status().to_string();
+  EXPECT_EQ(half->placement[0].rfind("vulkan-fp16: ", 0), 0u) << half->placement[0];
+  const float* h = half->out[0].second.tensor().data<float>();
+  const float* f = full->out[0].second.tensor().data<float>();
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(f[i], in[i]);
+  EXPECT_EQ(h[0], 1.0f);  // 1 + 2^-12 is below fp16's resolution at 1 (2^-10)
+  EXPECT_EQ(h[1], 0.0999755859375f);
+  EXPECT_EQ(h[2], 3.140625f);
+  EXPECT_TRUE(std::isinf(h[3]));
 }
 
 }  // namespace

@@ -3,9 +3,9 @@
 // and each input's element strides (0 along broadcast dimensions).
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer A { ftype a[]; };
+layout(std430, binding = 1) readonly buffer B { ftype b[]; };
+layout(std430, binding = 2) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P {
   uint n; uint rank; uint op; uint pad;
   uint shape[6]; uint astride[6]; uint bstride[6];
@@ -23,7 +23,7 @@ void main() {
     ia += c * p.astride[d];
     ib += c * p.bstride[d];
   }
-  float u = a[ia], v = b[ib], r;
+  float u = float(a[ia]), v = float(b[ib]), r;
   switch (p.op) {
     case OP_ADD: r = u + v; break;
     case OP_SUB: r = u - v; break;
@@ -40,5 +40,5 @@ void main() {
     case OP_PRELU: r = u >= 0.0 ? u : u * v; break;
     default: r = 0.0; break;
   }
-  y[i] = r;
+  y[i] = ftype(r);
 }

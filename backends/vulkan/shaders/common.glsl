@@ -3,6 +3,15 @@
 #ifndef TANDEM_COMMON_GLSL
 #define TANDEM_COMMON_GLSL
 
+// Storage of float tensors: fp32, or fp16 in the _f16 variants (cmake/vulkan.cmake builds each
+// shader both ways). Arithmetic is fp32 either way: load with float(), store with ftype().
+#ifdef TANDEM_FP16
+#extension GL_EXT_shader_16bit_storage : require
+#define ftype float16_t
+#else
+#define ftype float
+#endif
+
 uint flat_index(uint local_size) {
   return (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * local_size + gl_LocalInvocationID.x;
 }

@@ -4,10 +4,10 @@
 // the group's input channels and the kernel window.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer W { float w[]; };
-layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) readonly buffer W { ftype w[]; };
+layout(std430, binding = 2) readonly buffer Bias { ftype bias[]; };
+layout(std430, binding = 3) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P {
   uint N, C, H, W, OC, OH, OW, KH, KW;
   uint sh, sw, dh, dw;
@@ -26,7 +26,7 @@ void main() {
   uint n = t / p.OC;
   uint cg = p.C / p.group, ocg = p.OC / p.group;
   uint g = oc / ocg;
-  float acc = p.has_bias != 0u ? bias[oc] : 0.0;
+  float acc = p.has_bias != 0u ? float(bias[oc]) : 0.0;
   int ih0 = int(oh * p.sh) - p.ph, iw0 = int(ow * p.sw) - p.pw;
   for (uint ci = 0u; ci < cg; ++ci) {
     uint c = g * cg + ci;
@@ -38,9 +38,9 @@ void main() {
       for (uint kw = 0u; kw < p.KW; ++kw) {
         int iw = iw0 + int(kw * p.dw);
         if (iw < 0 || iw >= int(p.W)) continue;
-        acc = fma(x[xbase + uint(ih) * p.W + uint(iw)], w[wbase + kh * p.KW + kw], acc);
+        acc = fma(float(x[xbase + uint(ih) * p.W + uint(iw)]), float(w[wbase + kh * p.KW + kw]), acc);
       }
     }
   }
-  y[i] = activate(acc, p.act, p.p0, p.p1);
+  y[i] = ftype(activate(acc, p.act, p.p0, p.p1));
 }

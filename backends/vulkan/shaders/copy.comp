@@ -4,8 +4,8 @@
 // steps), Concat (one copy per input into its place), Expand (stride 0) and Tile-free copies.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) buffer Y { ftype y[]; };
 layout(push_constant) uniform P {
   uint n, rank; int in_offset, out_offset;
   uint shape[6]; int in_stride[6]; int out_stride[6];

@@ -3,9 +3,9 @@
 // non-negative on the host): y[o, j, i] = data[o, idx[j], i].
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer D { float data[]; };
+layout(std430, binding = 0) readonly buffer D { ftype data[]; };
 layout(std430, binding = 1) readonly buffer I { int idx[]; };
-layout(std430, binding = 2) writeonly buffer Y { float y[]; };
+layout(std430, binding = 2) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P { uint outer, axis_len, inner, count; } p;
 
 void main() {

@@ -8,10 +8,10 @@
 // registers, over K in steps of 16 staged in shared memory. Edges are bounds-checked.
 #include "common.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(std430, binding = 0) readonly buffer A { float a[]; };
-layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) writeonly buffer C { float c[]; };
+layout(std430, binding = 0) readonly buffer A { ftype a[]; };
+layout(std430, binding = 1) readonly buffer B { ftype b[]; };
+layout(std430, binding = 2) readonly buffer Bias { ftype bias[]; };
+layout(std430, binding = 3) writeonly buffer C { ftype c[]; };
 layout(push_constant) uniform P {
   uint M, N, K, has_bias;
   uint a_batch, a_row, a_col;  // element strides of A: batch, row (m), column (k)
@@ -40,12 +40,12 @@ void main() {
     for (uint e = tid; e < TM * TK; e += 256u) {
       uint mm = e / TK, kk = e % TK;
       uint m = m0 + mm, k = k0 + kk;
-      As[kk][mm] = (m < p.M && k < p.K) ? a[abase + m * p.a_row + k * p.a_col] : 0.0;
+      As[kk][mm] = (m < p.M && k < p.K) ? float(a[abase + m * p.a_row + k * p.a_col]) : 0.0;
     }
     for (uint e = tid; e < TN * TK; e += 256u) {
       uint kk = e / TN, nn = e % TN;
       uint k = k0 + kk, n = n0 + nn;
-      Bs[kk][nn] = (k < p.K && n < p.N) ? b[bbase + k * p.b_row + n * p.b_col] : 0.0;
+      Bs[kk][nn] = (k < p.K && n < p.N) ? float(b[bbase + k * p.b_row + n * p.b_col]) : 0.0;
     }
     barrier();
     for (uint kk = 0u; kk < TK; ++kk) {
@@ -65,8 +65,8 @@ void main() {
       uint n = n0 + tx + 16u * j;
       if (n >= p.N) continue;
       float v = p.alpha * acc[i][j];
-      if (p.has_bias != 0u) v += p.beta * bias[batch * p.bias_batch + m * p.bias_row + n * p.bias_col];
-      c[(batch * p.M + m) * p.N + n] = activate(v, p.act, p.p0, p.p1);
+      if (p.has_bias != 0u) v += p.beta * float(bias[batch * p.bias_batch + m * p.bias_row + n * p.bias_col]);
+      c[(batch * p.M + m) * p.N + n] = ftype(activate(v, p.act, p.p0, p.p1));
     }
   }
 }

@@ -3,8 +3,8 @@
 // element per dimension, or takes the constant.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P {
   uint n, rank, mode; float value;
   uint out_shape[6]; uint in_shape[6]; int begin[6];
@@ -33,5 +33,5 @@ void main() {
     src += uint(c) * stride;
     stride *= p.in_shape[d];
   }
-  y[i] = outside ? p.value : x[src];
+  y[i] = ftype(outside ? p.value : float(x[src]));  // no fp16 values: storage only
 }

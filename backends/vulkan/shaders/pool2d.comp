@@ -4,8 +4,8 @@
 // the whole window with count_include_pad (pads count, the ceil_mode overhang does not).
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P {
   uint NC, H, W, OH, OW, KH, KW, sh, sw, dh, dw;
   int ph, pw;
@@ -27,11 +27,11 @@ void main() {
       int iw = iw0 + int(kw * p.dw);
       if (in_pad_h && iw < int(p.W) + int(p.pad_end_w)) ++padded;
       if (ih < 0 || ih >= int(p.H) || iw < 0 || iw >= int(p.W)) continue;
-      float v = x[(nc * p.H + uint(ih)) * p.W + uint(iw)];
+      float v = float(x[(nc * p.H + uint(ih)) * p.W + uint(iw)]);
       acc = p.is_max != 0u ? max(acc, v) : acc + v;
       ++count;
     }
   }
   if (p.is_max == 0u) acc /= float(p.count_include_pad != 0u ? padded : max(count, 1u));
-  y[i] = acc;
+  y[i] = ftype(acc);
 }

@@ -3,8 +3,8 @@
 // invocation per output element.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P { uint outer, R, inner, op; } p;
 
 const uint OP_SUM = 0u, OP_MEAN = 1u, OP_MAX = 2u, OP_MIN = 3u, OP_PROD = 4u, OP_SUM_SQUARE = 5u, OP_L2 = 6u,
@@ -18,9 +18,9 @@ void main() {
   float acc = p.op == OP_MAX ? -3.402823466e38 : p.op == OP_MIN ? 3.402823466e38 : p.op == OP_PROD ? 1.0 : 0.0;
   float m = -3.402823466e38;
   if (p.op == OP_LOG_SUM_EXP)
-    for (uint r = 0u; r < p.R; ++r) m = max(m, x[base + r * p.inner]);
+    for (uint r = 0u; r < p.R; ++r) m = max(m, float(x[base + r * p.inner]));
   for (uint r = 0u; r < p.R; ++r) {
-    float v = x[base + r * p.inner];
+    float v = float(x[base + r * p.inner]);
     switch (p.op) {
       case OP_MAX: acc = max(acc, v); break;
       case OP_MIN: acc = min(acc, v); break;
@@ -34,5 +34,5 @@ void main() {
   if (p.op == OP_MEAN) acc /= float(p.R);
   if (p.op == OP_L2) acc = sqrt(acc);
   if (p.op == OP_LOG_SUM_EXP) acc = m + log(acc);
-  y[i] = acc;
+  y[i] = ftype(acc);
 }

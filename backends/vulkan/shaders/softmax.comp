@@ -3,8 +3,8 @@
 // row, a max and a sum reduced in shared memory.
 #include "common.glsl"
 layout(local_size_x = 128) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P { uint rows, L, inner, is_log; } p;
 
 shared float red[128];
@@ -16,7 +16,7 @@ void main() {
   uint base = o * p.L * p.inner + in_;
   uint t = gl_LocalInvocationID.x;
   float m = -3.402823466e38;
-  for (uint l = t; l < p.L; l += 128u) m = max(m, x[base + l * p.inner]);
+  for (uint l = t; l < p.L; l += 128u) m = max(m, float(x[base + l * p.inner]));
   red[t] = m;
   barrier();
   for (uint s = 64u; s > 0u; s >>= 1u) {
@@ -26,7 +26,7 @@ void main() {
   m = red[0];
   barrier();
   float sum = 0.0;
-  for (uint l = t; l < p.L; l += 128u) sum += exp(x[base + l * p.inner] - m);
+  for (uint l = t; l < p.L; l += 128u) sum += exp(float(x[base + l * p.inner]) - m);
   red[t] = sum;
   barrier();
   for (uint s = 64u; s > 0u; s >>= 1u) {
@@ -35,7 +35,7 @@ void main() {
   }
   sum = red[0];
   for (uint l = t; l < p.L; l += 128u) {
-    float v = x[base + l * p.inner] - m;
-    y[base + l * p.inner] = p.is_log != 0u ? v - log(sum) : exp(v) / sum;
+    float v = float(x[base + l * p.inner]) - m;
+    y[base + l * p.inner] = ftype(p.is_log != 0u ? v - log(sum) : exp(v) / sum);
   }
 }

@@ -1,21 +1,20 @@
 #version 450
-// y[i] = f(x[i]) over n contiguous elements: the activations, math functions, and int -> float
-// (Cast of an index tensor, which the backend keeps as int32).
+// y[i] = f(x[i]) over n contiguous elements: the activations and math functions.
 #include "common.glsl"
 layout(local_size_x = 256) in;
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float y[]; };
+layout(std430, binding = 0) readonly buffer X { ftype x[]; };
+layout(std430, binding = 1) writeonly buffer Y { ftype y[]; };
 layout(push_constant) uniform P { uint n; uint op; float p0; float p1; } p;
 
 // Codes below 16 are activations (common.glsl); the rest are math functions.
 const uint OP_EXP = 16u, OP_LOG = 17u, OP_SQRT = 18u, OP_NEG = 19u, OP_ABS = 20u, OP_RECIPROCAL = 21u,
-           OP_ERF = 22u, OP_FLOOR = 23u, OP_CEIL = 24u, OP_INT_TO_FLOAT = 25u, OP_COPY = 26u, OP_SIN = 27u,
+           OP_ERF = 22u, OP_FLOOR = 23u, OP_CEIL = 24u, OP_COPY = 26u, OP_SIN = 27u,
            OP_COS = 28u, OP_SOFTPLUS = 29u, OP_MUL_ADD = 30u;
 
 void main() {
   uint i = flat_index(256u);
   if (i >= p.n) return;
-  float v = x[i];
+  float v = float(x[i]);
   float r;
   switch (p.op) {
     case OP_EXP: r = exp(v); break;
@@ -27,7 +26,6 @@ void main() {
     case OP_ERF: r = tandem_erf(v); break;
     case OP_FLOOR: r = floor(v); break;
     case OP_CEIL: r = ceil(v); break;
-    case OP_INT_TO_FLOAT: r = float(floatBitsToInt(v)); break;
     case OP_COPY: r = v; break;
     case OP_SIN: r = sin(v); break;
     case OP_COS: r = cos(v); break;
@@ -35,5 +33,5 @@ void main() {
     case OP_MUL_ADD: r = v * p.p0 + p.p1; break;
     default: r = activate(v, p.op, p.p0, p.p1); break;
   }
-  y[i] = r;
+  y[i] = ftype(r);
 }
