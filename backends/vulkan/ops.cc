@@ -281,7 +281,10 @@ bool can_lower(const Node& n, const Graph& g) {
   // while running.
   for (const std::vector<ValueId>* list : {&n.inputs, &n.outputs}) {
     for (ValueId v : *list) {
-      if (v != graph::kNoValue && !entry(g, v).type.has_shape && !is_constant(g, v)) return false;
+      if (v == graph::kNoValue) continue;
+      const graph::TypeInfo& t = entry(g, v).type;
+      if (t.kind == graph::TypeInfo::Kind::kSequence || t.kind == graph::TypeInfo::Kind::kOptional) return false;
+      if (!t.has_shape && !is_constant(g, v)) return false;
     }
   }
   const std::string& op = n.op_type;
@@ -306,7 +309,14 @@ bool can_lower(const Node& n, const Graph& g) {
   if (unary_info(op) != nullptr) return all_float_io(n, g, 1);
   if (op == "Gelu") return all_float_io(n, g, 1);
   if (op == "Clip") return is_float(g, x) && is_float(g, y) && clip_bounds(n, g).is_ok();
-  if (op == "Dropout") return is_float(g, x) && is_float(g, y);
+  if (op == "Dropout") {
+    // Inference only: training_mode absent, or a constant false (training drops elements).
+    if (n.has_input(2)) {
+      const auto& c = entry(g, n.inputs[2]).constant;
+      if (!c || c->numel() != 1 || c->get_as_double(0) != 0) return false;
+    }
+    return is_float(g, x) && is_float(g, y);
+  }
   if (binary_info(op) != nullptr) {
     return n.inputs.size() == 2 && all_float_io(n, g, 2) && rank_at_most(g, y, kMaxRank) &&
            rank_at_most(g, n.inputs[0], kMaxRank) && rank_at_most(g, n.inputs[1], kMaxRank);

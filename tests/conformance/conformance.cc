@@ -1,11 +1,11 @@
 // Runs ONNX's per-operator test cases (model.onnx + test_data_set_*/{input,output}_N.pb)
 // through Session and compares with the expected outputs.
 //
-// Each case runs in a forked child with a time limit, so a crash or hang is
-// counted (and fails the suite) instead of ending the run.
+// Cases run in a forked worker process, each with a time limit, so a crash or hang is counted
+// (and fails the suite) instead of ending the run; the next case gets a fresh worker.
 //
 //   tandem_conformance --data DIR [--filter SUBSTR] [--baseline FILE] [--report FILE] [--verbose]
-//                      [--backend auto|reference|xnnpack]
+//                      [--backend auto|reference|xnnpack|vulkan|vulkan-fp16]
 //
 // --backend picks the session's backends (native/lib/backends.h); auto = this build's
 // defaults, best first (XNNPACK, then the reference kernels, when built with XNNPACK).
@@ -15,13 +15,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -180,38 +181,138 @@ Outcome run_case(const std::string& dir) {
   return {"pass", ran_on};
 }
 
-// Runs one case in a child process; the verdict comes back through a pipe.
-Outcome run_isolated(const std::string& dir, int timeout_s) {
-  int fds[2];
-  if (pipe(fds) != 0) return {"error", "pipe failed"};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    alarm(static_cast<unsigned>(timeout_s));
-    Outcome o = run_case(dir);
-    std::string msg = o.kind + "\n" + o.detail;
-    ssize_t unused = write(fds[1], msg.data(), msg.size());
-    (void)unused;
-    close(fds[1]);
+// A child process that makes the backends itself and runs cases one after another, each under
+// its own time limit (alarm). A crash or a timeout ends it; the next case starts a new one. The
+// parent never makes a backend: a Vulkan device must not cross a fork, and making one per case
+// (instance, device, self-test) would cost ~0.5 s each.
+class Worker {
+ public:
+  explicit Worker(std::string backend) : backend_(std::move(backend)) {}
+  ~Worker() { stop(); }
+
+  // The outcome of one case; {"setup", why} when the backends cannot be made at all.
+  Outcome run(const std::string& dir, int timeout_s) {
+    if (pid_ < 0) {
+      if (Outcome o = start(); !o.kind.empty()) return o;
+    }
+    const std::string line = std::to_string(timeout_s) + "\t" + dir + "\n";
+    if (std::fputs(line.c_str(), to_child_) < 0 || std::fflush(to_child_) != 0) return ended();
+    std::string kind, detail;
+    if (!read_reply(kind, detail)) return ended();
+    return {kind, detail};
+  }
+  // Starts the child now: {} when its backends are made, else {"setup", why}.
+  Outcome start_now() { return pid_ < 0 ? start() : Outcome{}; }
+  // The child's backends, best first: "vulkan,xnnpack,reference".
+  const std::string& backend_names() const { return backend_names_; }
+
+ private:
+  Outcome start() {
+    int down[2], up[2];
+    if (pipe(down) != 0) return {"error", "pipe failed"};
+    if (pipe(up) != 0) {
+      close(down[0]);
+      close(down[1]);
+      return {"error", "pipe failed"};
+    }
+    std::fflush(nullptr);  // nothing buffered is written twice
+    pid_ = fork();
+    if (pid_ < 0) return {"error", "fork failed"};
+    if (pid_ == 0) {
+      close(down[1]);
+      close(up[0]);
+      serve(down[0], up[1]);  // does not return
+    }
+    close(down[0]);
+    close(up[1]);
+    to_child_ = fdopen(down[1], "w");
+    from_child_ = fdopen(up[0], "r");
+    std::string kind, detail;
+    if (!read_reply(kind, detail)) return ended();
+    if (kind != "ready") {
+      stop();
+      return {"setup", detail};
+    }
+    backend_names_ = detail;
+    return {};
+  }
+
+  // The child: the backends, then one case per line ("TIMEOUT\tDIR"), one reply per case.
+  [[noreturn]] void serve(int in_fd, int out_fd) {
+    FILE* in = fdopen(in_fd, "r");
+    FILE* out = fdopen(out_fd, "w");
+    auto reply = [&](const std::string& kind, const std::string& detail) {
+      std::fprintf(out, "%s\t%zu\n", kind.c_str(), detail.size());
+      std::fwrite(detail.data(), 1, detail.size(), out);
+      std::fflush(out);
+    };
+    auto backends = tandem::backends_named(backend_);
+    if (!backends.is_ok()) {
+      reply("setup", backends.status().message());
+      _exit(0);
+    }
+    g_backends = std::move(backends).value();
+    std::string names;
+    for (const auto& b : g_backends) names += (names.empty() ? "" : ",") + std::string(b->name());
+    reply("ready", names);
+    char* line = nullptr;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) > 0) {
+      std::string l(line);
+      if (!l.empty() && l.back() == '\n') l.pop_back();
+      const size_t tab = l.find('\t');
+      alarm(static_cast<unsigned>(std::atoi(l.substr(0, tab).c_str())));
+      const Outcome o = run_case(l.substr(tab + 1));
+      alarm(0);
+      reply(o.kind, o.detail);
+    }
     _exit(0);
   }
-  close(fds[1]);
-  std::string msg;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int wstatus = 0;
-  waitpid(pid, &wstatus, 0);
-  if (WIFSIGNALED(wstatus)) {
-    const int sig = WTERMSIG(wstatus);
-    if (sig == SIGALRM) return {"timeout", "took longer than " + std::to_string(timeout_s) + " s"};
-    return {"crash", std::string("signal ") + strsignal(sig)};
+
+  bool read_reply(std::string& kind, std::string& detail) {
+    char header[128];
+    if (std::fgets(header, sizeof header, from_child_) == nullptr) return false;
+    std::string h(header);
+    const size_t tab = h.find('\t');
+    if (tab == std::string::npos) return false;
+    kind = h.substr(0, tab);
+    detail.assign(static_cast<size_t>(std::strtoull(h.c_str() + tab + 1, nullptr, 10)), '\0');
+    return detail.empty() || std::fread(detail.data(), 1, detail.size(), from_child_) == detail.size();
   }
-  if (msg.empty()) return {"crash", "exited with status " + std::to_string(WEXITSTATUS(wstatus))};
-  const size_t nl = msg.find('\n');
-  return {msg.substr(0, nl), nl == std::string::npos ? "" : msg.substr(nl + 1)};
-}
+
+  // The child died mid-case: how, and a fresh child for the next one.
+  Outcome ended() {
+    int wstatus = 0;
+    const pid_t pid = pid_;
+    close_pipes();
+    waitpid(pid, &wstatus, 0);
+    pid_ = -1;
+    if (WIFSIGNALED(wstatus)) {
+      const int sig = WTERMSIG(wstatus);
+      if (sig == SIGALRM) return {"timeout", "took longer than its time limit"};
+      return {"crash", std::string("signal ") + strsignal(sig)};
+    }
+    return {"crash", "exited with status " + std::to_string(WEXITSTATUS(wstatus))};
+  }
+
+  void close_pipes() {
+    if (to_child_ != nullptr) std::fclose(to_child_);
+    if (from_child_ != nullptr) std::fclose(from_child_);
+    to_child_ = from_child_ = nullptr;
+  }
+
+  void stop() {
+    if (pid_ < 0) return;
+    close_pipes();  // the child's getline sees EOF and exits
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  std::string backend_, backend_names_;
+  pid_t pid_ = -1;
+  FILE* to_child_ = nullptr;
+  FILE* from_child_ = nullptr;
+};
 
 }  // namespace
 
@@ -222,25 +323,34 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--data") data = next();
-    else if (a == "--filter") filter = next();
-    else if (a == "--baseline") baseline_path = next();
-    else if (a == "--report") report_path = next();
-    else if (a == "--timeout") timeout_s = std::atoi(next().c_str());
-    else if (a == "--backend") backend = next();
-    else if (a == "--verbose" || a == "-v") verbose = true;
+    if (a == "--data")
+      data = next();
+    else if (a == "--filter")
+      filter = next();
+    else if (a == "--baseline")
+      baseline_path = next();
+    else if (a == "--report")
+      report_path = next();
+    else if (a == "--timeout")
+      timeout_s = std::atoi(next().c_str());
+    else if (a == "--backend")
+      backend = next();
+    else if (a == "--verbose" || a == "-v")
+      verbose = true;
     else {
       std::cerr << "usage: tandem_conformance --data DIR [--filter S] [--baseline F] [--report F] [--verbose]\n"
-                   "                          [--backend " << tandem::backend_choices() << "]\n";
+                   "                          [--backend "
+                << tandem::backend_choices() << "]\n";
       return 2;
     }
   }
-  auto backends = tandem::backends_named(backend);
-  if (!backends.is_ok()) {
-    std::cerr << "tandem_conformance: --backend: " << backends.status().message() << "\n";
+  signal(SIGPIPE, SIG_IGN);  // a worker that died mid-case is a write error, not the end of this process
+  Worker worker(backend);
+  if (const Outcome o = worker.start_now(); o.kind == "setup") {
+    std::cerr << "tandem_conformance: --backend: " << o.detail << "\n";
     return 2;
   }
-  g_backends = std::move(backends).value();
+  const std::string backend_names = worker.backend_names();
   if (data.empty()) data = "/usr/share/libonnx-testdata/data/node";
   std::vector<std::string> cases = list_dir(data, "test_");
   if (cases.empty()) {
@@ -252,7 +362,7 @@ int main(int argc, char** argv) {
   size_t done = 0;
   for (const std::string& c : cases) {
     if (!filter.empty() && c.find(filter) == std::string::npos) continue;
-    Outcome o = run_isolated(data + "/" + c, timeout_s);
+    Outcome o = worker.run(data + "/" + c, timeout_s);
     ++counts[o.kind];
     ++done;
     if (verbose || o.kind == "crash" || o.kind == "timeout") {
@@ -263,11 +373,11 @@ int main(int argc, char** argv) {
     results.emplace_back(c, o);
   }
   const int passed = counts["pass"];
-  std::cout << "conformance (--backend " << backend << "): " << passed << " passed, " << counts["fail"] << " failed, " << counts["error"]
-            << " errors, " << counts["unsupported"] << " unsupported, " << counts["crash"] << " crashed, "
-            << counts["timeout"] << " timed out, of " << results.size() << "\n";
-  for (const auto& b : g_backends) {
-    const std::string name(b->name());
+  std::cout << "conformance (--backend " << backend << "): " << passed << " passed, " << counts["fail"] << " failed, "
+            << counts["error"] << " errors, " << counts["unsupported"] << " unsupported, " << counts["crash"]
+            << " crashed, " << counts["timeout"] << " timed out, of " << results.size() << "\n";
+  std::stringstream names(backend_names);
+  for (std::string name; std::getline(names, name, ',');) {
     const auto on_backend = std::count_if(results.begin(), results.end(), [&](const auto& r) {
       return r.second.kind == "pass" && r.second.detail.find(name) != std::string::npos;
     });
@@ -275,9 +385,10 @@ int main(int argc, char** argv) {
   }
   if (!report_path.empty()) {
     std::ofstream r(report_path);
-    r << "# ONNX node conformance (--backend " << backend << ")\n\n" << passed << " of " << results.size() << " cases pass (" << counts["fail"]
-      << " fail, " << counts["error"] << " error, " << counts["unsupported"] << " unsupported, " << counts["crash"]
-      << " crash, " << counts["timeout"] << " timeout).\n\n| case | result | detail |\n|---|---|---|\n";
+    r << "# ONNX node conformance (--backend " << backend << ")\n\n"
+      << passed << " of " << results.size() << " cases pass (" << counts["fail"] << " fail, " << counts["error"]
+      << " error, " << counts["unsupported"] << " unsupported, " << counts["crash"] << " crash, " << counts["timeout"]
+      << " timeout).\n\n| case | result | detail |\n|---|---|---|\n";
     for (const auto& [name, o] : results) {
       std::string d = o.detail;
       std::replace(d.begin(), d.end(), '|', '/');

@@ -2,7 +2,7 @@
 // Model parity: Tandem's outputs must equal onnxruntime-node's on real models.
 //
 //   node tests/models/parity.mjs TANDEM_BINARY [--models a,b] [--generated DIR] [--work DIR]
-//                                [--rtol 1e-4] [--atol 1e-5] [--timeout SECONDS]
+//                                [--rtol 1e-4] [--atol 1e-5] [--scale-atol 0] [--timeout SECONDS]
 //                                [--model EXTRA.onnx ...] [--backend NAME] [--threads N]
 //   node tests/models/parity.mjs --self-test [...]
 //
@@ -16,6 +16,8 @@
 // |tandem - ort| <= atol + rtol * |ort| (see compare.mjs). Prints one line per case; exits 1 if
 // any case fails, 2 on a setup problem.
 //
+// --scale-atol F raises atol, per output, to F times the output's largest |ort| value: a
+// tolerance relative to the output's scale, for reduced-precision runs (vulkan-fp16).
 // --backend and --threads go to `tandem run` (default: the CLI's defaults, i.e. auto and one
 // thread per core).
 // --model adds any other model, fed seeded random inputs built from its declared input types
@@ -46,7 +48,7 @@ function setupError(msg) {
 
 function parseArgs(argv) {
   const o = {
-    tandem: null, selfTest: false, models: null, extra: [], rtol: DEFAULT_RTOL, atol: DEFAULT_ATOL, timeout: 300,
+    tandem: null, selfTest: false, models: null, extra: [], rtol: DEFAULT_RTOL, atol: DEFAULT_ATOL, scaleAtol: 0, timeout: 300,
     backend: null, threads: null,
     generated: path.join(HERE, 'generated'), work: path.join(REPO, 'build', 'model_parity'),
   };
@@ -68,6 +70,7 @@ function parseArgs(argv) {
     else if (a === '--work') o.work = path.resolve(value());
     else if (a === '--rtol') o.rtol = number();
     else if (a === '--atol') o.atol = number();
+    else if (a === '--scale-atol') o.scaleAtol = number();
     else if (a === '--timeout') o.timeout = number();
     else if (a === '--backend') o.backend = value();
     else if (a === '--threads') {
@@ -294,7 +297,13 @@ async function runCase(ort, c, opts) {
       details.push(`${n}: ${e.message}`);
       continue;
     }
-    const r = compareArrays(actual, expected, { rtol: opts.rtol, atol: opts.atol, name: n });
+    let atol = opts.atol;
+    if (opts.scaleAtol > 0 && !(expected.data instanceof BigInt64Array)) {
+      let scale = 0;
+      for (const v of expected.data) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+      atol = Math.max(atol, opts.scaleAtol * scale);
+    }
+    const r = compareArrays(actual, expected, { rtol: opts.rtol, atol, name: n });
     maxAbs = Math.max(maxAbs, r.maxAbs);
     maxRel = Math.max(maxRel, r.maxRel);
     if (!r.ok) {
@@ -353,7 +362,8 @@ async function main() {
   if (opts.models) cases = cases.filter((c) => opts.models.some((m) => c.name.includes(m)));
   if (cases.length === 0) setupError('no model matches --models');
   mkdirSync(opts.work, { recursive: true });
-  console.log(`model parity: ${cases.length} case${cases.length === 1 ? "" : "s"}, |tandem - ort| <= ${opts.atol} + ${opts.rtol}*|ort|, ` +
+  console.log(`model parity: ${cases.length} case${cases.length === 1 ? "" : "s"}, |tandem - ort| <= ${opts.atol}` +
+    `${opts.scaleAtol > 0 ? ` (or ${opts.scaleAtol} x max|ort| per output)` : ''} + ${opts.rtol}*|ort|, ` +
     `onnxruntime-node ${ort.env.versions?.common ?? ''}, tandem --backend ${opts.backend ?? 'auto'}` +
     `${opts.threads !== null ? ` --threads ${opts.threads}` : ''}, work dir ${opts.work}`);
 
