@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The Vulkan backend against XNNPACK on the same machine: ResNet-18, MobileNetV2, the BERT-style
-// encoder and fp32 GEMMs, through `tandem bench --backend vulkan|xnnpack --json` (rounds
-// alternate the two so noise hits both), plus the Vulkan per-op profile of one run
-// (TANDEM_VULKAN_PROFILE=1: GPU timestamps around every dispatch).
+// encoder and fp32 GEMMs, through `tandem bench --backend vulkan|vulkan-fp16|xnnpack --json`
+// (rounds alternate them so noise hits all; vulkan-fp16 where the device has fp16 storage), plus
+// the Vulkan per-op profile of one run (TANDEM_VULKAN_PROFILE=1: GPU timestamps around every
+// dispatch).
 //
 //   node bench/vulkan.mjs [--models a,b] [--runs N] [--rounds K] [--threads T] [--md FILE]
 //                         [--peak-tflops X]    (the GPU's fp32 peak, for GEMM as a share of it)
@@ -37,12 +38,15 @@ function parse(argv) {
   return o;
 }
 
+// The device (`tandem devices`' vulkan line) and whether vulkan-fp16 is usable on it.
 function device() {
   const r = spawnSync(TANDEM, ['devices'], { encoding: 'utf8' });
   if (r.status !== 0) die(`tandem devices failed: ${r.stderr}`);
-  const line = r.stdout.split('\n').find((l) => l.startsWith('vulkan '));
+  const lines = r.stdout.split('\n');
+  const line = lines.find((l) => l.startsWith('vulkan '));
   if (!line || line.includes('unavailable')) die(`no usable Vulkan device: ${line ?? 'this build has no Vulkan backend'}`);
-  return line.replace(/^vulkan\s+/, '');
+  const fp16 = lines.find((l) => l.startsWith('vulkan-fp16 '));
+  return { name: line.replace(/^vulkan\s+/, '').replace(/^Vulkan, fp32: /, ''), fp16: !!fp16 && !fp16.includes('unavailable') };
 }
 
 // The slowest dispatches of one profiled run: [label, ms], summed by operator type.
@@ -60,25 +64,28 @@ function profile(c, threads) {
 
 function main() {
   const o = parse(process.argv.slice(2));
-  const dev = device();
-  log(`bench: Vulkan device ${dev}`);
+  const { name: dev, fp16 } = device();
+  log(`bench: Vulkan device ${dev}${fp16 ? '' : ' (no fp16 storage: vulkan-fp16 is skipped)'}`);
   const rows = [];
   for (const name of o.models) {
     const spec = MODELS[name];
     const c = spec.make();
-    const vk = [], xnn = [];
+    const vk = [], half = [], xnn = [];
     let placement = '';
     for (let k = 0; k < o.rounds; ++k) {
       const v = tandemRound({ tandem: TANDEM, backend: 'vulkan' }, c, o.threads, o.runs, 1);
+      const h = fp16 ? tandemRound({ tandem: TANDEM, backend: 'vulkan-fp16' }, c, o.threads, o.runs, 1) : null;
       const x = tandemRound({ tandem: TANDEM, backend: 'xnnpack' }, c, o.threads, o.runs, 1);
       vk.push(v.median);
+      if (h) half.push(h.median);
       xnn.push(x.median);
       placement = v.placement.join(' + ');
-      log(`[${name}] round ${k + 1}/${o.rounds}: vulkan ${v.median.toFixed(2)} ms, xnnpack ${x.median.toFixed(2)} ms`);
+      log(`[${name}] round ${k + 1}/${o.rounds}: vulkan ${v.median.toFixed(2)} ms` +
+        `${h ? `, vulkan-fp16 ${h.median.toFixed(2)} ms` : ''}, xnnpack ${x.median.toFixed(2)} ms`);
     }
-    const v = median(vk), x = median(xnn);
+    const v = median(vk), x = median(xnn), h = half.length ? median(half) : null;
     const gflops = c.flops ? c.flops / (v * 1e6) : null;
-    rows.push({ name, what: spec.what, v, x, placement, gflops, ops: profile(c, o.threads) });
+    rows.push({ name, what: spec.what, v, h, x, placement, gflops, ops: profile(c, o.threads) });
   }
   const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2));
   const L = ['## Vulkan', '',
@@ -86,12 +93,13 @@ function main() {
     /llvmpipe|lavapipe/.test(dev)
       ? 'This device is lavapipe, Mesa\'s Vulkan driver on the CPU: the numbers show that the path runs, not what a GPU does. No GPU machine was lent to the session that wrote them.'
       : 'A real GPU.', '',
-    '| model | Vulkan median | XNNPACK median | Vulkan / XNNPACK | GEMM GFLOP/s | Vulkan placement | slowest ops (one profiled run) |',
-    '|---|---|---|---|---|---|---|'];
+    '| model | Vulkan median | Vulkan fp16-storage median | XNNPACK median | Vulkan / XNNPACK | fp16 / fp32 Vulkan | GEMM GFLOP/s (fp32) | Vulkan placement | slowest ops (one profiled run, fp32) |',
+    '|---|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const g = r.gflops ? `${r.gflops.toFixed(1)}${o.peak ? ` (${(100 * r.gflops / (o.peak * 1e3)).toFixed(0)}% of ${o.peak} TFLOP/s)` : ''}` : '';
     const ops = r.ops.map(([op, ms]) => `${op} ${fmt(ms)} ms`).join(', ');
-    L.push(`| ${r.what} | ${fmt(r.v)} ms | ${fmt(r.x)} ms | ${(r.v / r.x).toFixed(2)} | ${g} | ${r.placement} | ${ops} |`);
+    const h = r.h === null ? ['n/a', 'n/a'] : [`${fmt(r.h)} ms`, (r.h / r.v).toFixed(2)];
+    L.push(`| ${r.what} | ${fmt(r.v)} ms | ${h[0]} | ${fmt(r.x)} ms | ${(r.v / r.x).toFixed(2)} | ${h[1]} | ${g} | ${r.placement} | ${ops} |`);
   }
   writeSection(o.md, '## Vulkan', `${L.join('\n')}\n`);
   log(`bench: wrote the Vulkan section of ${path.relative(process.cwd(), o.md)}`);

@@ -17,6 +17,8 @@ using graph::Node;
 using graph::ValueId;
 
 constexpr size_t kMaxRank = 6;
+// Conv output channels per group from which the implicit-GEMM kernel (conv_gemm) is used.
+constexpr int64_t kConvGemmMinChannels = 16;
 
 // ---- shader-side codes ---------------------------------------------------------------------
 enum class UnaryOp : uint32_t {
@@ -409,8 +411,12 @@ void Lowering::alias(ValueId out, ValueId in) {
 // ---- lowering ----------------------------------------------------------------------------------
 namespace {
 
-Status add(Lowering& l, const Node& n, std::string_view shader, std::vector<uint32_t> slots, const Push& push,
-           uint64_t invocations, uint32_t local_size = 256) {
+// One dispatch of `shader` over this grid of workgroups.
+Status add_grid(Lowering& l, const Node& n, std::string_view shader, std::vector<uint32_t> slots, const Push& push,
+                const uint64_t (&groups)[3]) {
+  for (uint64_t g : groups) {
+    if (g > 65535) return unsupported(n.describe() + ": grid too large for Vulkan");
+  }
   TANDEM_ASSIGN_OR_RETURN(const Pipeline* p,
                           l.context().pipeline(l.program().shader(shader), static_cast<uint32_t>(slots.size()),
                                                static_cast<uint32_t>(push.words.size() * 4)));
@@ -418,10 +424,18 @@ Status add(Lowering& l, const Node& n, std::string_view shader, std::vector<uint
   s.pipeline = p;
   s.slots = std::move(slots);
   s.push = push.words;
-  Program::grid((invocations + local_size - 1) / local_size, s.groups);
+  for (size_t d = 0; d < 3; ++d) s.groups[d] = static_cast<uint32_t>(groups[d]);
   s.label = n.name.empty() ? n.op_type : n.name + " (" + n.op_type + ")";
   l.program().add_step(std::move(s));
   return Status::ok();
+}
+
+// One dispatch over `invocations` (a 1-D index; shaders use flat_index()).
+Status add(Lowering& l, const Node& n, std::string_view shader, std::vector<uint32_t> slots, const Push& push,
+           uint64_t invocations, uint32_t local_size = 256) {
+  uint32_t g[3];
+  Program::grid((invocations + local_size - 1) / local_size, g);
+  return add_grid(l, n, shader, std::move(slots), push, {g[0], g[1], g[2]});
 }
 
 Status unary(Lowering& l, const Node& n, uint32_t op, float p0 = 0, float p1 = 0) {
@@ -488,20 +502,10 @@ Status matmul_step(Lowering& l, const Node& n, const MatMulArgs& m) {
   p.u(m.a_batch).u(m.a_row).u(m.a_col).u(m.b_batch).u(m.b_row).u(m.b_col);
   p.u(m.bias_batch).u(m.bias_row).u(m.bias_col).u(static_cast<uint32_t>(m.act.act));
   p.f(m.alpha).f(m.beta).f(m.act.p0).f(m.act.p1);
-  TANDEM_ASSIGN_OR_RETURN(const Pipeline* pl, l.context().pipeline(l.program().shader("matmul"), 4,
-                                                                   static_cast<uint32_t>(p.words.size() * 4)));
-  Step s;
-  s.pipeline = pl;
-  s.slots = {m.a, m.b, m.has_bias ? m.bias : m.a, m.c};  // an unused binding still needs a buffer
-  s.push = p.words;
-  s.groups[0] = static_cast<uint32_t>((m.N + 63) / 64);
-  s.groups[1] = static_cast<uint32_t>((m.M + 63) / 64);
-  s.groups[2] = static_cast<uint32_t>(m.batch);
-  if (s.groups[0] > 65535 || s.groups[1] > 65535 || s.groups[2] > 65535)
-    return unsupported(n.describe() + ": grid too large for Vulkan");
-  s.label = n.name.empty() ? n.op_type : n.name + " (" + n.op_type + ")";
-  l.program().add_step(std::move(s));
-  return Status::ok();
+  // 64 x 64 tiles of C per workgroup; an unused bias binding still needs a buffer.
+  const uint64_t groups[3] = {static_cast<uint64_t>(m.N + 63) / 64, static_cast<uint64_t>(m.M + 63) / 64,
+                              static_cast<uint64_t>(m.batch)};
+  return add_grid(l, n, "matmul", {m.a, m.b, m.has_bias ? m.bias : m.a, m.c}, p, groups);
 }
 
 Status lower_matmul(Lowering& l, const Node& n) {
@@ -659,6 +663,14 @@ Status lower_conv(Lowering& l, const Node& n, const Activation& act) {
   p.u(w.N).u(w.C).u(w.H).u(w.W).u(OC).u(w.OH).u(w.OW).u(w.KH).u(w.KW);
   p.u(w.sh).u(w.sw).u(w.dh).u(w.dw).i(w.ph).i(w.pw);
   p.u(group).u(has_bias ? 1 : 0).u(static_cast<uint32_t>(act.act)).f(act.p0).f(act.p1);
+  // Enough output channels per group: an implicit GEMM, 64 channels x 64 pixels per workgroup
+  // with its operands staged in shared memory. Depthwise and narrow groups: one output per
+  // invocation (a 64-channel tile would be mostly empty).
+  if (OC / group >= kConvGemmMinChannels) {
+    const uint64_t groups[3] = {static_cast<uint64_t>(w.N * w.OH * w.OW + 63) / 64,
+                                static_cast<uint64_t>(OC / group + 63) / 64, static_cast<uint64_t>(group)};
+    return add_grid(l, n, "conv_gemm", {x, wt, b, y}, p, groups);
+  }
   return add(l, n, "conv2d", {x, wt, b, y}, p, shape_numel(sy));
 }
 

@@ -246,6 +246,31 @@ TEST_F(VulkanTest, ConvolutionsStridesPadsDilationsGroupsAndFusedActivation) {
                  {init("w", {3, 4, 5}, 8)});
     expect_matches_reference(b, feeds_for(b));
   }
+  // 16 or more output channels per group: the implicit-GEMM kernel (conv_gemm). Channel and
+  // pixel counts that leave partial 64-wide tiles, a batch whose pixels cross tiles.
+  {
+    ModelBuilder b =
+        one_node("Conv", {{"x", {2, 5, 11, 13}}},
+                 {attr_ints("strides", {2, 1}), attr_ints("pads", {1, 0, 2, 1}), attr_ints("dilations", {2, 1})},
+                 {init("w", {70, 5, 3, 2}, 13), init("bias", {70}, 14)});
+    expect_matches_reference(b, feeds_for(b));
+  }
+  {  // grouped, 16 channels per group, fused Clip
+    ModelBuilder b = one_node("Conv", {{"x", {1, 6, 9, 8}}}, {attr_int("group", 2), attr_ints("pads", {1, 1, 1, 1})},
+                              {init("w", {32, 3, 3, 3}, 15)});
+    b.nodes[0].outputs = {"c"};
+    b.initializers.push_back({"lo", {}, {-0.2f}, {}});
+    b.initializers.push_back({"hi", {}, {0.3f}, {}});
+    b.nodes.push_back({"Clip", {"c", "lo", "hi"}, {"y"}});
+    expect_matches_reference(b, feeds_for(b));
+  }
+  {  // 1-D, and a 1x1 convolution with K = C = 67 (several K steps)
+    ModelBuilder b1 = one_node("Conv", {{"x", {3, 4, 29}}}, {attr_ints("pads", {2, 1})}, {init("w", {20, 4, 5}, 16)});
+    expect_matches_reference(b1, feeds_for(b1));
+    ModelBuilder b2 =
+        one_node("Conv", {{"x", {1, 67, 7, 9}}}, {}, {init("w", {65, 67, 1, 1}, 17), init("bias", {65}, 18)});
+    expect_matches_reference(b2, feeds_for(b2));
+  }
 }
 
 TEST_F(VulkanTest, Pooling) {
