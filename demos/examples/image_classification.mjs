@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import { decodePng } from '../../web/tests/png.mjs';
+import pngjs from 'pngjs';
 import { ExampleError, REPO, intOption, runExample } from './common.mjs';
 
 const USAGE = 'usage: node demos/examples/image_classification.mjs [picture.png ...] [--top K]';
@@ -17,7 +17,10 @@ const MEAN = [0.485, 0.456, 0.406], STD = [0.229, 0.224, 0.225];
 function readPicture(file) {
   let bytes;
   try { bytes = readFileSync(file); } catch (e) { throw new ExampleError(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`); }
-  try { return decodePng(bytes); } catch (e) { throw new ExampleError(`${file}: not a PNG this example can read (${e.message})`); }
+  try {
+    const png = pngjs.PNG.sync.read(bytes);  // any bit depth, palette, interlace: 8-bit RGBA out
+    return { width: png.width, height: png.height, rgba: png.data };
+  } catch (e) { throw new ExampleError(`${file}: not a PNG this example can read (${e.message})`); }
 }
 
 function drawn() {

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { compareArrays } from '../models/compare.mjs';
-import { startTandemServe } from '../../web/tests/tandem_serve.mjs';
+import { startTandemServe } from '../../native/serve/launch.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { MODELS, startDemo } from '../../demos/web/serve.mjs';
 import { tokenize } from '../../demos/web/tokenizer.mjs';
-import { decodePng } from '../../web/tests/png.mjs';
+import pngjs from 'pngjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -138,15 +138,15 @@ describe('web demo in headless Chromium against tandem serve', { timeout: 240_00
     mkdirSync(SHOTS, { recursive: true });
     const file = path.join(SHOTS, 'web-demo.png');
     await page.screenshot({ path: file, fullPage: false });
-    const png = decodePng(readFileSync(file));
+    const png = pngjs.PNG.sync.read(readFileSync(file));  // 8-bit RGBA
     assert.equal(png.width, VIEWPORT.width);
     // The local badge (image card) is green, the remote one (large model) blue.
     for (const [card, rgb] of [['card-image', [0x0a, 0x7d, 0x45]], ['card-big', [0x1f, 0x5f, 0xbf]]]) {
       const box = await page.locator(`#${card} .badge`).boundingBox();
       assert.ok(box && box.y + box.height <= VIEWPORT.height, `${card}'s badge is on screen`);
       const x = Math.round(box.x + 3), y = Math.round(box.y + box.height / 2);
-      const i = (y * png.width + x) * png.channels;
-      const got = Array.from(png.pixels.subarray(i, i + 3));
+      const i = (y * png.width + x) * 4;
+      const got = Array.from(png.data.subarray(i, i + 3));
       assert.ok(got.every((v, k) => Math.abs(v - rgb[k]) <= 8), `${card} badge colour ${got} (want ${rgb})`);
     }
     const caps = await page.locator('#caps li').allTextContents();

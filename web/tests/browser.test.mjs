@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { decodePng } from './png.mjs';
+import pngjs from 'pngjs';
 import { startServer } from './serve.mjs';
 import { syntheticInput, topK } from './pages/synthetic.mjs';
 
@@ -152,7 +152,7 @@ describe('tandem-web in headless Chromium', { timeout: 110_000 }, () => {
       // Screenshot: a PNG of the viewport's size whose canvas region is not blank.
       mkdirSync(path.dirname(SHOT), { recursive: true });
       await page.screenshot({ path: SHOT });
-      const png = decodePng(readFileSync(SHOT));
+      const png = pngjs.PNG.sync.read(readFileSync(SHOT));  // 8-bit RGBA
       assert.deepEqual([png.width, png.height], [VIEWPORT.width, VIEWPORT.height], 'screenshot size is not the viewport size');
       const box = await page.locator('#canvas').boundingBox();
       assert.ok(box && box.width >= 200 && box.height >= 200, `canvas bounding box ${JSON.stringify(box)}`);
@@ -166,8 +166,8 @@ describe('tandem-web in headless Chromium', { timeout: 110_000 }, () => {
       let n = 0;
       for (let y = y0; y < y1; ++y) {
         for (let x = x0; x < x1; ++x) {
-          const o = (y * png.width + x) * png.channels;
-          const rgb = png.channels >= 3 ? [png.pixels[o], png.pixels[o + 1], png.pixels[o + 2]] : [png.pixels[o], png.pixels[o], png.pixels[o]];
+          const o = (y * png.width + x) * 4;
+          const rgb = [png.data[o], png.data[o + 1], png.data[o + 2]];
           colours.add((rgb[0] << 16) | (rgb[1] << 8) | rgb[2]);
           for (const v of rgb) {
             sum += v;

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { startServer } from './serve.mjs';
-import { startTandemServe } from './tandem_serve.mjs';
+import { startTandemServe } from '../../native/serve/launch.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');

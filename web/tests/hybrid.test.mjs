@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { readNpy } from '../../tests/models/npy.mjs';
-import { startTandemServe } from './tandem_serve.mjs';
+import { startTandemServe } from '../../native/serve/launch.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');

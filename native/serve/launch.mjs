@@ -1,5 +1,6 @@
-// Starts the native `tandem serve` (build/native/tandem) on a free loopback port for the web
-// tests, on a temporary repository of the given models (symlinked, not copied).
+// Starts the native `tandem serve` (build/native/tandem) on a free loopback port, on a temporary
+// repository of the given models (symlinked, not copied): for the web and demo tests, and for
+// the examples (demos/examples) when they run remote without --server.
 //
 //   const server = await startTandemServe({ seed_mlp: '/path/seed_mlp.onnx' }, ['--allow-origin', origin]);
 //   ... fetch(`${server.url}/v2/models/seed_mlp`) ...
