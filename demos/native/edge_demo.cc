@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/route/hybrid_session.h"
+#include "native/lib/json.h"
 
 namespace {
 
@@ -87,22 +88,7 @@ class Progress {
   int last_ = -1;
 };
 
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+std::string json_str(const std::string& s) { return "\"" + json_escape(s) + "\""; }
 
 std::string json_floats(const float* v, size_t n) {
   std::ostringstream o;

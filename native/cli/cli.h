@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/runtime/session.h"
+#include "native/lib/json.h"
 
 namespace tandem::cli {
 
@@ -34,7 +35,7 @@ struct Options {
 };
 
 int die(const Status& st);  // prints the error, returns 1
-std::string json_escape(const std::string& s);
+using tandem::json_escape;  // native/lib/json.h
 
 // Reads the file and loads it with the chosen backends and threads.
 Result<std::unique_ptr<Session>> open_session(const std::string& path, const Options& opts);

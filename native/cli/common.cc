@@ -99,21 +99,6 @@ int die(const Status& st) {
   return 1;
 }
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      o += '\\', o += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      o += buf;
-    } else
-      o += c;
-  }
-  return o;
-}
-
 Result<std::unique_ptr<Session>> open_session(const std::string& path, const Options& opts) {
   TANDEM_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_with_progress(path));
   SessionOptions options;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/runtime/status.h"
+#include "native/lib/json.h"
 
 namespace tandem::serve {
 
@@ -94,7 +95,6 @@ class HttpServer {
 
 // "%2F" -> "/"; false on a malformed escape.
 bool percent_decode(std::string_view in, std::string* out);
-// Escapes a string for a JSON string literal (used by the access log and error bodies).
-std::string json_escape(std::string_view s);
+using tandem::json_escape;  // native/lib/json.h: the access log and error bodies
 
 }  // namespace tandem::serve
