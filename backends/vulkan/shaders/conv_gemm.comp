@@ -5,6 +5,7 @@
 // as matmul.comp: a 16 x 16 workgroup computes 64 output channels x 64 pixels, 4 x 4 outputs per
 // invocation in registers, K in steps of 16 through shared memory. Push constants as conv2d.comp.
 #include "common.glsl"
+#include "gemm_tile.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(std430, binding = 0) readonly buffer X { ftype x[]; };
 layout(std430, binding = 1) readonly buffer W { ftype w[]; };
@@ -18,9 +19,6 @@ layout(push_constant) uniform P {
   float p0, p1;
 } p;
 
-const uint TM = 64u, TN = 64u, TK = 16u;
-shared float As[TK][TM + 1u];
-shared float Bs[TK][TN + 1u];
 
 void main() {
   const uint g = gl_WorkGroupID.z;
@@ -60,13 +58,7 @@ void main() {
       Bs[r][col] = v;
     }
     barrier();
-    for (uint kk = 0u; kk < TK; ++kk) {
-      float av[4], bv[4];
-      for (uint i = 0u; i < 4u; ++i) av[i] = As[kk][ty + 16u * i];
-      for (uint j = 0u; j < 4u; ++j) bv[j] = Bs[kk][tx + 16u * j];
-      for (uint i = 0u; i < 4u; ++i)
-        for (uint j = 0u; j < 4u; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-    }
+    tile_fma(acc, tx, ty);
     barrier();
   }
 

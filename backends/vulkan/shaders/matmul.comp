@@ -7,6 +7,7 @@
 // Tiling: a 16 x 16 workgroup computes a 64 x 64 tile of C, 4 x 4 outputs per invocation in
 // registers, over K in steps of 16 staged in shared memory. Edges are bounds-checked.
 #include "common.glsl"
+#include "gemm_tile.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(std430, binding = 0) readonly buffer A { ftype a[]; };
 layout(std430, binding = 1) readonly buffer B { ftype b[]; };
@@ -21,9 +22,6 @@ layout(push_constant) uniform P {
   float alpha, beta, p0, p1;
 } p;
 
-const uint TM = 64u, TN = 64u, TK = 16u;
-shared float As[TK][TM + 1u];
-shared float Bs[TK][TN + 1u];
 
 void main() {
   const uint batch = gl_WorkGroupID.z;
@@ -48,13 +46,7 @@ void main() {
       Bs[kk][nn] = (k < p.K && n < p.N) ? float(b[bbase + k * p.b_row + n * p.b_col]) : 0.0;
     }
     barrier();
-    for (uint kk = 0u; kk < TK; ++kk) {
-      float av[4], bv[4];
-      for (uint i = 0u; i < 4u; ++i) av[i] = As[kk][ty + 16u * i];
-      for (uint j = 0u; j < 4u; ++j) bv[j] = Bs[kk][tx + 16u * j];
-      for (uint i = 0u; i < 4u; ++i)
-        for (uint j = 0u; j < 4u; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-    }
+    tile_fma(acc, tx, ty);
     barrier();
   }
 
