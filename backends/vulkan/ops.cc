@@ -899,6 +899,10 @@ Status lower_resize(Lowering& l, const Node& n) {
   Result<graph::ResizeParams> p = graph::resize_params(n, l.graph().opset(), s, inputs);
   if (!p.is_ok()) return invalid_model(n.describe() + ": " + p.status().message());
   if (p->out != l.shape(n.outputs[0])) return internal_error(n.describe() + ": output shape differs from its taps");
+  // An output the device cannot hold goes to the fallback before any tap table is built (an
+  // absurd size would otherwise allocate taps per output index on the host).
+  if (static_cast<double>(shape_numel(p->out)) * 4 > static_cast<double>(l.context().info().max_storage_buffer_range))
+    return unsupported(n.describe() + ": output over the device's storage buffer limit");
   std::vector<size_t> axes;
   std::vector<graph::ResizeTaps> maps;
   for (size_t d = 0; d < s.size(); ++d) {

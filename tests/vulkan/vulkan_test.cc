@@ -442,6 +442,16 @@ TEST_F(VulkanTest, ResizeModesAndCoordinateTransforms) {
     b.outputs = {{"y", DType::kFloat32, {}}};
     expect_matches_reference(b, feeds_for(b));
   }
+  {  // an absurd size: a clear error from the fallback, not a crash or a huge tap table
+    ModelBuilder b;
+    b.inputs = {{"x", DType::kFloat32, {1, 1, 2, 2}}};
+    b.nodes = {{"Constant", {}, {"sizes"}, {attr_ints("value_ints", {1, 1, 2, int64_t{1} << 36})}},
+               {"Resize", {"x", "", "", "sizes"}, {"y"}, {attr_string("mode", "linear")}}};
+    b.outputs = {{"y", DType::kFloat32, {}}};
+    auto r = run_on(b, feeds_for(b), backend_under_test());
+    ASSERT_FALSE(r.is_ok());
+    EXPECT_NE(r.status().code(), StatusCode::kInternal) << r.status().to_string();
+  }
   {  // Upsample (opset 9), nearest, scales as an input
     ModelBuilder b = one_node("Upsample", {{"x", {1, 2, 3, 4}}}, {attr_string("mode", "nearest")},
                               {{"scales", {4}, {1, 1, 2, 2.5f}, {}}}, 9);
