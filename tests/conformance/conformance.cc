@@ -246,7 +246,9 @@ class Worker {
       std::fwrite(detail.data(), 1, detail.size(), out);
       std::fflush(out);
     };
+    alarm(120);  // a driver that hangs while the device is made ends the worker, not the run
     auto backends = tandem::backends_named(backend_);
+    alarm(0);
     if (!backends.is_ok()) {
       reply("setup", backends.status().message());
       _exit(0);
@@ -346,8 +348,10 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);  // a worker that died mid-case is a write error, not the end of this process
   Worker worker(backend);
-  if (const Outcome o = worker.start_now(); o.kind == "setup") {
-    std::cerr << "tandem_conformance: --backend: " << o.detail << "\n";
+  if (const Outcome o = worker.start_now(); !o.kind.empty()) {
+    std::cerr << "tandem_conformance: --backend " << backend << ": "
+              << (o.kind == "setup" ? o.detail : "the worker could not start (" + o.kind + ": " + o.detail + ")")
+              << "\n";
     return 2;
   }
   const std::string backend_names = worker.backend_names();
