@@ -50,7 +50,6 @@ class Program {
   // A slot that shares `root`'s buffer (Reshape and friends: same bytes, another shape).
   uint32_t add_alias(uint32_t root, int64_t numel);
   SlotType slot_type(uint32_t slot) const { return slots_[slot].type; }
-  bool fp16() const { return fp16_; }
   // The embedded shader for this program's storage: NAME or NAME_f16.
   std::string shader(std::string_view name) const { return fp16_ ? std::string(name) + "_f16" : std::string(name); }
   int64_t slot_numel(uint32_t slot) const { return slots_[slot].numel; }

@@ -182,23 +182,23 @@ Outcome run_case(const std::string& dir) {
 }
 
 // A child process that makes the backends itself and runs cases one after another, each under
-// its own time limit (alarm). A crash or a timeout ends it; the next case starts a new one. The
+// the same time limit (alarm). A crash or a timeout ends it; the next case starts a new one. The
 // parent never makes a backend: a Vulkan device must not cross a fork, and making one per case
 // (instance, device, self-test) would cost ~0.5 s each.
 class Worker {
  public:
-  explicit Worker(std::string backend) : backend_(std::move(backend)) {}
+  Worker(std::string backend, int timeout_s) : backend_(std::move(backend)), timeout_s_(timeout_s) {}
   ~Worker() { stop(); }
 
   // The outcome of one case; {"setup", why} when the backends cannot be made at all.
-  Outcome run(const std::string& dir, int timeout_s) {
+  Outcome run(const std::string& dir) {
     if (pid_ < 0) {
       if (Outcome o = start(); !o.kind.empty()) return o;
     }
-    const std::string line = std::to_string(timeout_s) + "\t" + dir + "\n";
-    if (std::fputs(line.c_str(), to_child_) < 0 || std::fflush(to_child_) != 0) return ended();
+    const std::string line = dir + "\n";
+    if (std::fputs(line.c_str(), to_child_) < 0 || std::fflush(to_child_) != 0) return ended(timeout_s_);
     std::string kind, detail;
-    if (!read_reply(kind, detail)) return ended();
+    if (!read_reply(kind, detail)) return ended(timeout_s_);
     return {kind, detail};
   }
   // Starts the child now: {} when its backends are made, else {"setup", why}.
@@ -228,7 +228,7 @@ class Worker {
     to_child_ = fdopen(down[1], "w");
     from_child_ = fdopen(up[0], "r");
     std::string kind, detail;
-    if (!read_reply(kind, detail)) return ended();
+    if (!read_reply(kind, detail)) return ended(kSetupSeconds);
     if (kind != "ready") {
       stop();
       return {"setup", detail};
@@ -237,7 +237,7 @@ class Worker {
     return {};
   }
 
-  // The child: the backends, then one case per line ("TIMEOUT\tDIR"), one reply per case.
+  // The child: the backends, then one case directory per line, one reply per case.
   [[noreturn]] void serve(int in_fd, int out_fd) {
     FILE* in = fdopen(in_fd, "r");
     FILE* out = fdopen(out_fd, "w");
@@ -246,7 +246,7 @@ class Worker {
       std::fwrite(detail.data(), 1, detail.size(), out);
       std::fflush(out);
     };
-    alarm(120);  // a driver that hangs while the device is made ends the worker, not the run
+    alarm(kSetupSeconds);  // a driver that hangs while the device is made ends the worker, not the run
     auto backends = tandem::backends_named(backend_);
     alarm(0);
     if (!backends.is_ok()) {
@@ -260,11 +260,10 @@ class Worker {
     char* line = nullptr;
     size_t cap = 0;
     while (getline(&line, &cap, in) > 0) {
-      std::string l(line);
-      if (!l.empty() && l.back() == '\n') l.pop_back();
-      const size_t tab = l.find('\t');
-      alarm(static_cast<unsigned>(std::atoi(l.substr(0, tab).c_str())));
-      const Outcome o = run_case(l.substr(tab + 1));
+      std::string dir(line);
+      if (!dir.empty() && dir.back() == '\n') dir.pop_back();
+      alarm(static_cast<unsigned>(timeout_s_));
+      const Outcome o = run_case(dir);
       alarm(0);
       reply(o.kind, o.detail);
     }
@@ -282,8 +281,8 @@ class Worker {
     return detail.empty() || std::fread(detail.data(), 1, detail.size(), from_child_) == detail.size();
   }
 
-  // The child died mid-case: how, and a fresh child for the next one.
-  Outcome ended() {
+  // The child died (its time limit was `limit_s`): how, and a fresh child for the next case.
+  Outcome ended(int limit_s) {
     int wstatus = 0;
     const pid_t pid = pid_;
     close_pipes();
@@ -291,7 +290,7 @@ class Worker {
     pid_ = -1;
     if (WIFSIGNALED(wstatus)) {
       const int sig = WTERMSIG(wstatus);
-      if (sig == SIGALRM) return {"timeout", "took longer than its time limit"};
+      if (sig == SIGALRM) return {"timeout", "took longer than " + std::to_string(limit_s) + " s"};
       return {"crash", std::string("signal ") + strsignal(sig)};
     }
     return {"crash", "exited with status " + std::to_string(WEXITSTATUS(wstatus))};
@@ -310,7 +309,10 @@ class Worker {
     pid_ = -1;
   }
 
+  static constexpr unsigned kSetupSeconds = 120;
+
   std::string backend_, backend_names_;
+  int timeout_s_;
   pid_t pid_ = -1;
   FILE* to_child_ = nullptr;
   FILE* from_child_ = nullptr;
@@ -347,7 +349,7 @@ int main(int argc, char** argv) {
     }
   }
   signal(SIGPIPE, SIG_IGN);  // a worker that died mid-case is a write error, not the end of this process
-  Worker worker(backend);
+  Worker worker(backend, timeout_s);
   if (const Outcome o = worker.start_now(); !o.kind.empty()) {
     std::cerr << "tandem_conformance: --backend " << backend << ": "
               << (o.kind == "setup" ? o.detail : "the worker could not start (" + o.kind + ": " + o.detail + ")")
@@ -366,7 +368,7 @@ int main(int argc, char** argv) {
   size_t done = 0;
   for (const std::string& c : cases) {
     if (!filter.empty() && c.find(filter) == std::string::npos) continue;
-    Outcome o = worker.run(data + "/" + c, timeout_s);
+    Outcome o = worker.run(data + "/" + c);
     ++counts[o.kind];
     ++done;
     if (verbose || o.kind == "crash" || o.kind == "timeout") {

@@ -71,11 +71,16 @@ struct Ran {
   std::vector<std::string> placement;
 };
 
-Result<Ran> run_on(const ModelBuilder& b, const NamedValues& feeds, const std::string& backend) {
+// A session of `b` on the named backends.
+Result<std::unique_ptr<Session>> load_on(const ModelBuilder& b, const std::string& backend) {
   SessionOptions o;
   TANDEM_ASSIGN_OR_RETURN(o.backends, backends_named(backend));
   const std::string bytes = b.build();
-  TANDEM_ASSIGN_OR_RETURN(auto s, Session::load(testing::as_bytes(bytes), o));
+  return Session::load(testing::as_bytes(bytes), o);
+}
+
+Result<Ran> run_on(const ModelBuilder& b, const NamedValues& feeds, const std::string& backend) {
+  TANDEM_ASSIGN_OR_RETURN(auto s, load_on(b, backend));
   Ran r;
   TANDEM_ASSIGN_OR_RETURN(r.out, s->run(feeds));
   r.placement = s->placement();
@@ -532,11 +537,8 @@ TEST_F(VulkanTest, OneSessionRunsSeveralShapesAndRepeatsExactly) {
   b.initializers = {init("w", {16, 8}, 1), init("bias", {8}, 2)};
   b.nodes = {{"MatMul", {"x", "w"}, {"m"}}, {"Add", {"m", "bias"}, {"a"}}, {"Relu", {"a"}, {"y"}}};
   b.outputs = {{"y", DType::kFloat32, {-1, 8}, {"batch"}}};
-  SessionOptions o;
-  o.backends = *backends_named(backend_under_test());
-  const std::string bytes = b.build();
-  auto s = Session::load(testing::as_bytes(bytes), o);
-  ASSERT_TRUE(s.is_ok());
+  auto s = load_on(b, backend_under_test());
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   for (int64_t batch : {1, 5, 1, 33}) {
     NamedValues f = {{"x", Value(random_tensor({batch, 16}, static_cast<uint32_t>(batch)))}};
     auto first = (*s)->run(f);
@@ -560,11 +562,8 @@ TEST_F(VulkanTest, WeightsAreOnTheDeviceOnceAcrossShapes) {
   b.initializers = {init("w", {1024, 4096}, 1)};
   b.nodes = {{"MatMul", {"x", "w"}, {"y"}}};
   b.outputs = {{"y", DType::kFloat32, {-1, 4096}, {"batch"}}};
-  SessionOptions o;
-  o.backends = *backends_named(backend_under_test());
-  const std::string bytes = b.build();
-  auto s = Session::load(testing::as_bytes(bytes), o);
-  ASSERT_TRUE(s.is_ok());
+  auto s = load_on(b, backend_under_test());
+  ASSERT_TRUE(s.is_ok()) << s.status().to_string();
   vulkan::Allocator& device = (*vulkan::Context::get())->allocator();
   const uint64_t before = device.allocated_bytes();
   for (int64_t batch = 1; batch <= 6; ++batch) {
